@@ -1,0 +1,50 @@
+// The interface a conntrack implementation offers to the suites (list, create, delete, flush,
+// count). The ctnetlink client implements it; so does the CLI adapter, so suites are written once.
+import type { HarnessError } from '../errors.ts';
+import type { ConntrackEntry, ConntrackKey, EntryInput } from './entry.ts';
+import { normalizeKey } from './entry.ts';
+import type { ConntrackCli, ListFilter } from './oracle.ts';
+
+export type { ListFilter } from './oracle.ts';
+
+export interface DeleteResult {
+  /** Entries the kernel deleted. */
+  deleted: ConntrackKey[];
+  /** Entries that were not there (ENOENT): reported, not thrown. */
+  notFound: ConntrackKey[];
+  /** Entries whose deletion failed for another reason. */
+  failed: Array<{ entry: ConntrackKey; error: HarnessError }>;
+}
+
+export interface ConntrackSystem {
+  readonly netns: string;
+  list(filter?: ListFilter): Promise<ConntrackEntry[]>;
+  create(entries: readonly EntryInput[]): Promise<void>;
+  delete(entries: readonly EntryInput[]): Promise<DeleteResult>;
+  flush(options: { zone: number }): Promise<number>;
+  count(filter?: ListFilter): Promise<number>;
+}
+
+/** The conntrack CLI as a ConntrackSystem: one `conntrack -D` per entry, `-R` for creates. */
+export function cliSystem(cli: ConntrackCli): ConntrackSystem {
+  return {
+    netns: cli.netns,
+    list: (filter) => cli.list(filter),
+    count: (filter) => cli.count(filter),
+    create: (entries) => cli.createMany(entries),
+    flush: ({ zone }) => cli.deleteZone(zone),
+    async delete(entries) {
+      const keys = entries.map((e) => normalizeKey(e));
+      const result: DeleteResult = { deleted: [], notFound: [], failed: [] };
+      for (const key of keys) {
+        try {
+          const n = await cli.delete(key);
+          (n > 0 ? result.deleted : result.notFound).push(key);
+        } catch (error) {
+          result.failed.push({ entry: key, error: error as HarnessError });
+        }
+      }
+      return result;
+    },
+  };
+}

@@ -1,0 +1,111 @@
+// The one way the harness runs a command: argv arrays through execa, a timeout on every call, and
+// typed errors. Options mirror Neutron's `execute(run_as_root, check_exit_code, extra_ok_codes)`.
+import { execa, ExecaError } from 'execa';
+import { HarnessError } from '../errors.ts';
+import { assertNetnsName } from './names.ts';
+
+export interface ExecuteOptions {
+  /** Prefix `sudo -n` when the process is not already root. Default false. */
+  runAsRoot?: boolean;
+  /** Throw a CommandError on a non-zero exit code not listed in `extraOkCodes`. Default true. */
+  checkExitCode?: boolean;
+  /** Exit codes that count as success besides 0 (e.g. `conntrack -D` exits 1 when nothing matched). */
+  extraOkCodes?: readonly number[];
+  /** Run inside this named network namespace (`ip netns exec NAME ...`). */
+  netns?: string;
+  /** Milliseconds before the command is killed. Default 30 s; there is always one. */
+  timeout?: number;
+  /** Written to the command's stdin. */
+  input?: string;
+}
+
+export interface ExecuteResult {
+  argv: readonly string[];
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** A command that failed, timed out or could not be started; `cause` keeps the ExecaError. */
+export class CommandError extends HarnessError {
+  override name = 'CommandError';
+  readonly argv: readonly string[];
+  readonly exitCode: number | undefined;
+  readonly stderr: string;
+  readonly stdout: string;
+
+  constructor(
+    code: 'ERR_COMMAND_FAILED' | 'ERR_COMMAND_TIMEOUT' | 'ERR_COMMAND_NOT_FOUND',
+    argv: readonly string[],
+    detail: { exitCode?: number; stdout?: string; stderr?: string; cause?: unknown; reason: string },
+  ) {
+    const stderr = detail.stderr?.trim() ?? '';
+    super(code, `${argv.join(' ')}: ${detail.reason}${stderr ? `: ${stderr}` : ''}`, { cause: detail.cause });
+    this.argv = argv;
+    this.exitCode = detail.exitCode;
+    this.stderr = stderr;
+    this.stdout = detail.stdout ?? '';
+  }
+}
+
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/** The argv that really runs, with the `sudo -n` and `ip netns exec` prefixes applied. */
+export function effectiveArgv(argv: readonly string[], options: ExecuteOptions = {}): string[] {
+  if (argv.length === 0 || argv.some((a) => typeof a !== 'string')) {
+    throw new HarnessError('ERR_INVALID_ARGUMENT', 'execute() needs a non-empty argv array of strings');
+  }
+  let full = [...argv];
+  if (options.netns !== undefined) full = ['ip', 'netns', 'exec', assertNetnsName(options.netns), ...full];
+  if (options.runAsRoot && !isRoot()) full = ['sudo', '-n', ...full];
+  return full;
+}
+
+export async function execute(argv: readonly string[], options: ExecuteOptions = {}): Promise<ExecuteResult> {
+  const full = effectiveArgv(argv, options);
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
+  const [file, ...args] = full as [string, ...string[]];
+  let exitCode: number;
+  let stdout: string;
+  let stderr: string;
+  try {
+    const result = await execa(file, args, {
+      timeout,
+      reject: false,
+      stripFinalNewline: false,
+      input: options.input,
+      stdin: options.input === undefined ? 'ignore' : 'pipe',
+      env: { LC_ALL: 'C' },
+      killSignal: 'SIGKILL',
+    });
+    if (result.timedOut) {
+      throw new CommandError('ERR_COMMAND_TIMEOUT', full, {
+        reason: `timed out after ${timeout} ms`, stdout: result.stdout, stderr: result.stderr, cause: result,
+      });
+    }
+    if (result.failed && result.exitCode === undefined) {
+      const notFound = (result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+      throw new CommandError(notFound ? 'ERR_COMMAND_NOT_FOUND' : 'ERR_COMMAND_FAILED', full, {
+        reason: notFound ? 'command not found' : (result.shortMessage ?? 'failed to start'), cause: result,
+      });
+    }
+    exitCode = result.exitCode ?? -1;
+    stdout = String(result.stdout ?? "");
+    stderr = String(result.stderr ?? "");
+    if ((options.checkExitCode ?? true) && exitCode !== 0 && !(options.extraOkCodes ?? []).includes(exitCode)) {
+      throw new CommandError('ERR_COMMAND_FAILED', full, {
+        reason: `exit code ${exitCode}`, exitCode, stdout, stderr, cause: result,
+      });
+    }
+  } catch (error) {
+    if (error instanceof HarnessError) throw error;
+    throw new CommandError('ERR_COMMAND_FAILED', full, {
+      reason: error instanceof ExecaError ? error.shortMessage : String(error), cause: error,
+    });
+  }
+  return { argv: full, exitCode, stdout, stderr };
+}

@@ -1,0 +1,93 @@
+// A named network namespace as a typed lifecycle: `Netns.create()` returns a started namespace
+// (`lo` up) owned by this process's session; `destroy()` kills what runs inside and deletes it.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { HarnessError } from '../errors.ts';
+import { CommandError, execute, type ExecuteOptions, type ExecuteResult } from './execute.ts';
+import { linkUp, netnsAdd, netnsDelete, netnsPids } from './ip.ts';
+import { assertNetnsName } from './names.ts';
+import { currentSession, NETNS_PREFIX } from './session.ts';
+
+export function netnsPath(name: string): string {
+  return `/run/netns/${assertNetnsName(name)}`;
+}
+
+export function netnsExists(name: string): boolean {
+  return existsSync(netnsPath(name));
+}
+
+/** Kills every process inside the namespace, then deletes it. Missing namespaces are fine. */
+export async function destroyNetns(name: string): Promise<void> {
+  assertNetnsName(name);
+  for (let attempt = 0; attempt < 5 && netnsExists(name); attempt++) {
+    for (const pid of await netnsPids(name)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    try {
+      await netnsDelete(name);
+    } catch (error) {
+      if (!netnsExists(name)) return;
+      if (attempt === 4) throw error;
+      await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+    }
+  }
+}
+
+export class Netns implements AsyncDisposable {
+  readonly name: string;
+  #destroyed = false;
+
+  private constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Creates `cth-<session>-<random>` with `lo` up. */
+  static async create(): Promise<Netns> {
+    const session = currentSession();
+    for (let attempt = 0; ; attempt++) {
+      const name = `${NETNS_PREFIX}${session.id}-${randomBytes(4).toString('hex')}`;
+      try {
+        await netnsAdd(name);
+      } catch (error) {
+        if (attempt < 3 && error instanceof CommandError && /exists/i.test(error.stderr)) continue;
+        throw error;
+      }
+      const ns = new Netns(name);
+      try {
+        await linkUp(name, 'lo');
+      } catch (error) {
+        await ns.destroy();
+        throw error;
+      }
+      return ns;
+    }
+  }
+
+  get path(): string {
+    return netnsPath(this.name);
+  }
+
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** Runs argv inside this namespace. */
+  exec(argv: readonly string[], options: Omit<ExecuteOptions, 'netns'> = {}): Promise<ExecuteResult> {
+    if (this.#destroyed) throw new HarnessError('ERR_NETNS_NOT_FOUND', `namespace ${this.name} was destroyed`);
+    return execute(argv, { runAsRoot: true, ...options, netns: this.name });
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    await destroyNetns(this.name);
+    this.#destroyed = true;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.destroy();
+  }
+}

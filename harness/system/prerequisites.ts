@@ -1,0 +1,109 @@
+// What kernel suites need before they can mean anything: privileges, tools, netns and conntrack.
+// Suites skip with these reasons, or fail with them when CI is set (a CI run can't go green by skipping).
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  required: boolean;
+  detail: string;
+  fix?: string;
+}
+
+const CAP_NET_ADMIN = 12;
+const CAP_SYS_ADMIN = 21;
+
+function effectiveCaps(): bigint {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? BigInt(`0x${m[1]}`) : 0n;
+  } catch {
+    return 0n;
+  }
+}
+
+export function findExecutable(name: string): string | undefined {
+  const dirs = (process.env.PATH ?? '').split(delimiter).concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin']);
+  for (const dir of dirs) {
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+export const REQUIRED_TOOLS: Record<string, string> = {
+  ip: 'iproute2',
+  conntrack: 'conntrack',
+  nft: 'nftables',
+  socat: 'socat',
+  ping: 'iputils-ping',
+};
+
+/** Fast, read-only checks; nothing here changes the machine. */
+export function basicChecks(): Check[] {
+  const checks: Check[] = [];
+  const uid = process.getuid?.() ?? -1;
+  const caps = effectiveCaps();
+  const hasCap = (bit: number) => (caps & (1n << BigInt(bit))) !== 0n;
+  const privileged = uid === 0 || (hasCap(CAP_NET_ADMIN) && hasCap(CAP_SYS_ADMIN));
+  checks.push({
+    name: 'root',
+    ok: privileged,
+    required: true,
+    detail: privileged ? `uid ${uid}, CAP_NET_ADMIN and CAP_SYS_ADMIN effective` : `not root (uid ${uid}) and no CAP_NET_ADMIN+CAP_SYS_ADMIN`,
+    fix: 'run as root: sudo npm test',
+  });
+  for (const [tool, pkg] of Object.entries(REQUIRED_TOOLS)) {
+    const path = findExecutable(tool);
+    checks.push({
+      name: `tool:${tool}`,
+      ok: path !== undefined,
+      required: true,
+      detail: path ?? `${tool} not found in PATH`,
+      fix: `sudo ./scripts/setup.sh (installs ${pkg})`,
+    });
+  }
+  const conntrackProc = existsSync('/proc/sys/net/netfilter/nf_conntrack_max');
+  checks.push({
+    name: 'kernel:conntrack',
+    ok: conntrackProc || existsSync('/proc/net/nf_conntrack') || existsSync('/sys/module/nf_conntrack'),
+    required: true,
+    detail: conntrackProc ? 'nf_conntrack present' : 'nf_conntrack not loaded',
+    fix: 'sudo modprobe nf_conntrack nf_conntrack_netlink',
+  });
+  checks.push({
+    name: 'kernel:netns',
+    ok: existsSync('/proc/self/ns/net'),
+    required: true,
+    detail: existsSync('/proc/self/ns/net') ? 'network namespaces supported' : 'no /proc/self/ns/net',
+    fix: 'a kernel built with CONFIG_NET_NS=y',
+  });
+  return checks;
+}
+
+export interface Readiness {
+  ok: boolean;
+  /** One line naming every failed required check and its fix; empty when ok. */
+  reason: string;
+  checks: Check[];
+}
+
+export function readiness(checks: Check[] = basicChecks()): Readiness {
+  const failed = checks.filter((c) => c.required && !c.ok);
+  return {
+    ok: failed.length === 0,
+    reason: failed.map((c) => `${c.name}: ${c.detail}${c.fix ? ` (fix: ${c.fix})` : ''}`).join('; '),
+    checks,
+  };
+}
+
+export function inCI(): boolean {
+  const ci = process.env.CI;
+  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
+}

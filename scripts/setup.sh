@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian/Ubuntu machine for the harness, idempotently: installs the system tools
+# the kernel suites drive (only those missing), then the npm dependencies. Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+declare -A wanted=([conntrack]=conntrack [ip]=iproute2 [nft]=nftables [socat]=socat [ping]=iputils-ping)
+missing=()
+for tool in "${!wanted[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${wanted[$tool]}")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing packages ${missing[*]}; run this script as root (sudo ./scripts/setup.sh)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq
+  timeout 900 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: system packages present (conntrack, iproute2, nftables, socat, iputils-ping)"
+fi
+
+echo "setup: npm ci"
+timeout 900 npm ci --no-audit --no-fund

@@ -1,0 +1,84 @@
+// The seed's five tests (Neutron's netlink_lib functional test), done right: a fresh namespace and
+// a random non-default zone per test, exact sets, and identical tuples in a neighbour zone and a
+// neighbour namespace that must survive every operation.
+import type { ConntrackKey, EntryInput } from '../../harness/conntrack/entry.ts';
+import { normalizeKey } from '../../harness/conntrack/entry.ts';
+import { ConntrackCli } from '../../harness/conntrack/oracle.ts';
+import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
+import { describe, expect } from '../../harness/fixtures/index.ts';
+import { SYSTEMS, systemTest, type SystemContext } from '../../harness/fixtures/systems.ts';
+
+const FAMILIES = {
+  ipv4: { a: '1.1.1.1', b: '2.2.2.2', icmp: 'icmp', echo: 8 },
+  ipv6: { a: '2001:db8::1', b: '2001:db8::2', icmp: 'icmpv6', echo: 128 },
+} as const;
+
+function seedEntries(family: keyof typeof FAMILIES, zone: number): { icmp: EntryInput; tcp: EntryInput; udp: EntryInput } {
+  const f = FAMILIES[family];
+  return {
+    icmp: { protocol: f.icmp, src: f.a, dst: f.b, icmpType: f.echo, icmpCode: 0, icmpId: 3333, zone },
+    tcp: { protocol: 'tcp', src: f.a, dst: f.b, sport: 1, dport: 2, tcpState: 'ESTABLISHED', zone },
+    udp: { protocol: 'udp', src: f.a, dst: f.b, sport: 4, dport: 5, zone },
+  };
+}
+
+for (const variant of SYSTEMS) {
+  const test = systemTest(variant);
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    describe(`seed suite [${variant.name}] ${family}`, () => {
+      // Creates the three entries in the zone, the neighbour zone and the neighbour namespace
+      // (through the oracle, `conntrack -I`), and returns a checker for "exactly these are left".
+      async function seed({ oracle, zone, neighbourZone, neighbourNetns, sut }: SystemContext) {
+        const mine = seedEntries(family, zone);
+        const neighbour = Object.values(seedEntries(family, neighbourZone));
+        const elsewhere = Object.values(mine);
+        await oracle.createMany([...Object.values(mine), ...neighbour]);
+        const otherOracle = new ConntrackCli({ netns: neighbourNetns.name });
+        await otherOracle.createMany(elsewhere);
+        const keys = {
+          icmp: normalizeKey(mine.icmp), tcp: normalizeKey(mine.tcp), udp: normalizeKey(mine.udp),
+        };
+        async function expectLeft(left: ConntrackKey[]) {
+          expectSameEntries(await sut.list({ zone }), left, 'zone, as the system under test lists it');
+          expectSameEntries(await oracle.list({ zone }), left, 'zone, as the oracle lists it');
+          expectSameEntries(await oracle.list({ zone: neighbourZone }), neighbour.map((e) => normalizeKey(e)), 'neighbour zone');
+          expectSameEntries(await otherOracle.list(), elsewhere.map((e) => normalizeKey(e)), 'neighbour namespace');
+        }
+        return { keys, expectLeft };
+      }
+
+      test('lists the ICMP, TCP and UDP entries of its zone', async ({ sut, oracle, zone, neighbourZone, neighbourNetns, netns }) => {
+        const ctx = { sut, oracle, zone, neighbourZone, neighbourNetns, netns };
+        const { keys, expectLeft } = await seed(ctx);
+        const listed = await ctx.sut.list({ zone: ctx.zone });
+        expect(listed).toHaveLength(3);
+        const tcp = listed.find((e) => e.protocol === 'tcp');
+        expect(tcp?.tcpState).toBe('ESTABLISHED');
+        expect(listed.every((e) => e.zone === ctx.zone)).toBe(true);
+        await expectLeft([keys.icmp, keys.tcp, keys.udp]);
+      });
+
+      for (const which of ['icmp', 'tcp', 'udp'] as const) {
+        test(`deletes the ${which.toUpperCase()} entry and nothing else`, async ({ sut, oracle, zone, neighbourZone, neighbourNetns, netns }) => {
+          const ctx = { sut, oracle, zone, neighbourZone, neighbourNetns, netns };
+          const { keys, expectLeft } = await seed(ctx);
+          const result = await ctx.sut.delete([keys[which]]);
+          expectSameEntries(result.deleted, [keys[which]], 'reported deleted');
+          expect(result.notFound).toEqual([]);
+          expect(result.failed).toEqual([]);
+          await expectLeft(Object.values(keys).filter((k) => k !== keys[which]));
+        });
+      }
+
+      test('deletes all three at once', async ({ sut, oracle, zone, neighbourZone, neighbourNetns, netns }) => {
+        const ctx = { sut, oracle, zone, neighbourZone, neighbourNetns, netns };
+        const { keys, expectLeft } = await seed(ctx);
+        const result = await ctx.sut.delete([keys.icmp, keys.tcp, keys.udp]);
+        expectSameEntries(result.deleted, [keys.icmp, keys.tcp, keys.udp], 'reported deleted');
+        expect(result.notFound).toEqual([]);
+        expect(result.failed).toEqual([]);
+        await expectLeft([]);
+      });
+    });
+  }
+}
