@@ -154,9 +154,9 @@ export class ConntrackCli {
   }
 
   /** `conntrack -R FILE`: many entries in one process, from a private (0600) temp file. */
-  async createMany(entries: readonly EntryInput[]): Promise<void> {
+  async createMany(entries: readonly EntryInput[], argsOf: (entry: EntryInput) => string[] = createArgs): Promise<void> {
     if (entries.length === 0) return;
-    const lines = entries.map((e) => ['-I', ...createArgs(e)].join(' ')).join('\n');
+    const lines = entries.map((e) => ['-I', ...argsOf(e)].join(' ')).join('\n');
     const file = tmp.fileSync({ prefix: 'cth-load-', postfix: '.txt', mode: 0o600 });
     try {
       await writeFile(file.name, `${lines}\n`);

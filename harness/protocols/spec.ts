@@ -1,0 +1,66 @@
+// What a protocol file declares so the generic suites can cover it: identity, families, sample
+// entries, how the oracle creates one, what the kernel or CLI cannot do, and (optionally) traffic.
+import { createArgs } from '../conntrack/oracle.ts';
+import type { ConntrackEntry, EntryInput, Family, ProtocolName } from '../conntrack/entry.ts';
+
+/** The cases every generic suite runs; a spec can opt out of one with a reason. */
+export type GenericCase =
+  | 'list'
+  | 'delete-one'
+  | 'delete-several'
+  | 'delete-all'
+  | 'delete-missing'
+  | 'zone-isolation'
+  | 'netns-isolation'
+  | 'flush-zone'
+  | 'create-by-client';
+
+export interface SampleOptions {
+  family: Family;
+  zone: number;
+  /** How many distinct entries to make. */
+  count: number;
+}
+
+export interface ProtocolSpec {
+  /** Suite name, used by `vitest -t`: lowercase, e.g. `udp`. */
+  name: string;
+  /** The entry model's protocol name. */
+  protocol: ProtocolName;
+  /** IP protocol number (IANA), as the kernel reports it. */
+  number: number;
+  families: readonly Family[];
+  /** N distinct entries in `zone`: no two share their identity. */
+  samples(options: SampleOptions): EntryInput[];
+  /** `conntrack -I` arguments (without `-I`) that create `entry` through the oracle. */
+  oracleArgs(entry: EntryInput): string[];
+  /** Fields that identify an entry of this protocol: two entries are the same when these match. */
+  identity: readonly (keyof ConntrackEntry)[];
+  /** Cases the kernel or the CLI cannot do for this protocol, with the reason (the suite skips them). */
+  unsupported?: Partial<Record<GenericCase, string>>;
+}
+
+export const PORT_IDENTITY = ['family', 'protocol', 'zone', 'src', 'dst', 'sport', 'dport'] as const;
+export const ICMP_IDENTITY = ['family', 'protocol', 'zone', 'src', 'dst', 'icmpType', 'icmpCode', 'icmpId'] as const;
+
+/** Sample addresses: documentation ranges, only ever used inside the test's own namespace. */
+export const SAMPLE_ADDRESSES: Record<Family, { src: (i: number) => string; dst: string }> = {
+  ipv4: { src: (i) => `198.51.${(i >> 8) & 255}.${i & 255}`, dst: '203.0.113.1' },
+  ipv6: { src: (i) => `2001:db8::${(i + 1).toString(16)}`, dst: '2001:db8:ffff::1' },
+};
+
+/** Samples for a protocol with ports: source address and source port vary with i. */
+export function portSamples(protocol: ProtocolName, extra: Partial<EntryInput> = {}) {
+  return ({ family, zone, count }: SampleOptions): EntryInput[] =>
+    Array.from({ length: count }, (_, i) => ({
+      protocol,
+      src: SAMPLE_ADDRESSES[family].src(i >> 4),
+      dst: SAMPLE_ADDRESSES[family].dst,
+      sport: 1024 + (i & 15) * 7 + 1,
+      dport: 53,
+      zone,
+      ...extra,
+    }));
+}
+
+export const defaultOracleArgs = createArgs;

@@ -1,0 +1,12 @@
+// TCP over IPv4 and IPv6: entries carry a state; samples are ESTABLISHED like the seed's.
+import { defaultOracleArgs, PORT_IDENTITY, portSamples, type ProtocolSpec } from './spec.ts';
+
+export const tcp: ProtocolSpec = {
+  name: 'tcp',
+  protocol: 'tcp',
+  number: 6,
+  families: ['ipv4', 'ipv6'],
+  samples: portSamples('tcp', { tcpState: 'ESTABLISHED' }),
+  oracleArgs: defaultOracleArgs,
+  identity: PORT_IDENTITY,
+};
