@@ -1,0 +1,186 @@
+// The system under test: a ctnetlink client that lists, deletes, flushes and creates conntrack
+// entries inside one named namespace, over a netlink socket opened in that namespace.
+import { release } from 'node:os';
+import { HarnessError, ValidationError } from '../errors.ts';
+import { NETLINK_NETFILTER } from '../netlink/constants.ts';
+import { NetlinkConnection } from '../netlink/connection.ts';
+import { assertNetnsName } from '../system/names.ts';
+import { decodeEntry, encodeCreate, encodeDelete, encodeDump } from './codec.ts';
+import {
+  assertFamily, assertProtocol, assertZone, normalizeKey,
+  type ConntrackEntry, type ConntrackKey, type EntryInput,
+} from './entry.ts';
+import type { ListFilter } from './oracle.ts';
+import type { ConntrackSystem, DeleteResult } from './system.ts';
+
+export interface ConntrackOptions {
+  /** The namespace to work in (a name under /run/netns). Required: the client never works on the host table. */
+  netns: string;
+  /** Per-recv timeout in ms (default 10 s). */
+  timeoutMs?: number;
+  /** Force kernel-side zone filtering of dumps on or off; default: on when the kernel is >= 6.8. */
+  kernelZoneFilter?: boolean;
+}
+
+export interface CreateResult {
+  created: ConntrackKey[];
+  failed: Array<{ entry: ConntrackKey; error: HarnessError }>;
+}
+
+/** Some entries of a create could not be made; `result` says which and why. */
+export class CreateError extends HarnessError {
+  override name = 'CreateError';
+  readonly result: CreateResult;
+
+  constructor(result: CreateResult) {
+    const first = result.failed[0];
+    super('ERR_NETLINK_ERRNO', `${result.failed.length} of ${result.failed.length + result.created.length} entries were not created; first: ${first?.error.message}`);
+    this.result = result;
+  }
+}
+
+/** Linux >= 6.8 filters a conntrack dump by CTA_ZONE; older kernels ignore the attribute. */
+export function kernelFiltersZones(kernelRelease = release()): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(kernelRelease);
+  if (!m) return false;
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  return major > 6 || (major === 6 && minor >= 8);
+}
+
+function validateFilter(filter: ListFilter): ListFilter {
+  if (filter === null || typeof filter !== 'object') {
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'filter', filter, 'list filter must be an object');
+  }
+  return {
+    zone: filter.zone === undefined ? undefined : assertZone(filter.zone),
+    family: filter.family === undefined ? undefined : assertFamily(filter.family),
+    protocol: filter.protocol === undefined ? undefined : assertProtocol(filter.protocol),
+  };
+}
+
+export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
+  readonly netns: string;
+  readonly kernelZoneFilter: boolean;
+  #conn: NetlinkConnection;
+
+  private constructor(netns: string, conn: NetlinkConnection, kernelZoneFilter: boolean) {
+    this.netns = netns;
+    this.#conn = conn;
+    this.kernelZoneFilter = kernelZoneFilter;
+  }
+
+  /** Opens a ctnetlink socket inside `netns` (the thread switches in and back, synchronously). */
+  static async open(options: ConntrackOptions): Promise<Conntrack> {
+    if (options === null || typeof options !== 'object' || options.netns === undefined) {
+      throw new ValidationError('ERR_NETNS_REQUIRED', 'netns', undefined,
+        'Conntrack.open needs an explicit { netns }: the client never touches the host namespace table');
+    }
+    const netns = assertNetnsName(options.netns);
+    const conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns, timeoutMs: options.timeoutMs });
+    return new Conntrack(netns, conn, options.kernelZoneFilter ?? kernelFiltersZones());
+  }
+
+  /**
+   * Streams the entries that match `filter`, de-duplicated by kernel id (a dump can repeat an
+   * entry while the table changes). The zone is filtered in the kernel when it can, and always
+   * checked here too.
+   */
+  *entries(filter: ListFilter = {}): Generator<ConntrackEntry, void, undefined> {
+    const f = validateFilter(filter);
+    const batch: ConntrackEntry[] = [];
+    const seen = new Set<number>();
+    const request = encodeDump(this.#conn.nextSeq(), {
+      family: f.family,
+      zone: this.kernelZoneFilter ? f.zone : undefined,
+    });
+    this.#conn.dump(request, (msg) => {
+      const entry = decodeEntry(msg);
+      if (!entry) return;
+      if (f.zone !== undefined && entry.zone !== f.zone) return;
+      if (f.family !== undefined && entry.family !== f.family) return;
+      if (f.protocol !== undefined && entry.protocol !== f.protocol) return;
+      if (entry.id !== undefined) {
+        if (seen.has(entry.id)) return;
+        seen.add(entry.id);
+      }
+      batch.push(entry);
+    });
+    yield* batch;
+  }
+
+  async list(filter: ListFilter = {}): Promise<ConntrackEntry[]> {
+    return [...this.entries(filter)];
+  }
+
+  async count(filter: ListFilter = {}): Promise<number> {
+    let n = 0;
+    for (const _ of this.entries(filter)) n++;
+    return n;
+  }
+
+  /**
+   * Deletes entries by original tuple and zone, many per send. Every entry is sorted into
+   * deleted, notFound (ENOENT) or failed; nothing is thrown for a single entry's fate.
+   * Input is validated first: one bad entry throws before anything is sent.
+   */
+  async delete(entries: readonly EntryInput[]): Promise<DeleteResult> {
+    if (!Array.isArray(entries)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'entries', entries, 'delete() takes an array of entries');
+    const keys = entries.map((e) => normalizeKey(e));
+    const result: DeleteResult = { deleted: [], notFound: [], failed: [] };
+    if (keys.length === 0) return result;
+    const replies = this.#conn.transact(keys.map((k) => encodeDelete(k, this.#conn.nextSeq())));
+    replies.forEach((reply, i) => {
+      const key = keys[i]!;
+      if (!reply.error) result.deleted.push(key);
+      else if (reply.error.errnoName === 'ENOENT') result.notFound.push(key);
+      else result.failed.push({ entry: key, error: reply.error });
+    });
+    return result;
+  }
+
+  /** Creates entries like `conntrack -I` (NEW with CREATE|EXCL), batched; throws CreateError if any failed. */
+  async create(entries: readonly EntryInput[]): Promise<void> {
+    const result = await this.tryCreate(entries);
+    if (result.failed.length > 0) throw new CreateError(result);
+  }
+
+  /** Like create(), but reports each entry's fate instead of throwing. */
+  async tryCreate(entries: readonly EntryInput[]): Promise<CreateResult> {
+    if (!Array.isArray(entries)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'entries', entries, 'create() takes an array of entries');
+    const keys = entries.map((e) => normalizeKey(e));
+    const result: CreateResult = { created: [], failed: [] };
+    if (keys.length === 0) return result;
+    const replies = this.#conn.transact(keys.map((k, i) => encodeCreate(k, entries[i]!, this.#conn.nextSeq())));
+    replies.forEach((reply, i) => {
+      if (reply.error) result.failed.push({ entry: keys[i]!, error: reply.error });
+      else result.created.push(keys[i]!);
+    });
+    return result;
+  }
+
+  /**
+   * Removes every entry of one zone and returns how many. Lists the zone and deletes entry by
+   * entry: before Linux 6.8 a DELETE carrying only CTA_ZONE flushes every zone, so it is never sent.
+   */
+  async flush(options: { zone: number }): Promise<number> {
+    if (options === null || typeof options !== 'object' || options.zone === undefined) {
+      throw new ValidationError('ERR_INVALID_ZONE', 'zone', undefined, 'flush() needs { zone }: flushing a whole table is not offered');
+    }
+    const zone = assertZone(options.zone);
+    const result = await this.delete(await this.list({ zone }));
+    return result.deleted.length;
+  }
+
+  close(): void {
+    this.#conn.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}

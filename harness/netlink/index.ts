@@ -1,0 +1,46 @@
+// Public surface of the generic netlink layer (framing, TLV codec, socket, connection); it knows
+// nothing about conntrack.
+export * from './constants.ts';
+export * from './errors.ts';
+export {
+  align4,
+  attrBytes,
+  attrFlag,
+  attrNest,
+  attrString,
+  attrsByType,
+  attrU16be,
+  attrU32be,
+  attrU64be,
+  attrU8,
+  iterateAttrs,
+  nestedByType,
+  readString,
+  readU16be,
+  readU32be,
+  readU64be,
+  readU8,
+  type Attr,
+  type AttrTable,
+} from './attributes.ts';
+export {
+  decodeDone,
+  decodeError,
+  decodeExtAck,
+  encodeMessage,
+  encodeNfMessage,
+  forEachMessage,
+  NetlinkMessage,
+  nfnlType,
+  parseMessages,
+  readHeader,
+  type DoneReply,
+  type EncodeMessageInit,
+  type EncodeNfMessageInit,
+  type ErrorReply,
+  type ExtAck,
+  type NfGenHeader,
+  type NlMsgHeader,
+} from './message.ts';
+export { assertNetnsName, NetlinkSocket, type NetlinkSocketOptions } from './socket.ts';
+export { MAX_BATCH_BYTES, NetlinkConnection, type DumpResult, type TransactResult } from './connection.ts';

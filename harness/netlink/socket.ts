@@ -1,0 +1,291 @@
+// THE seam holding native code: a synchronous netlink socket over libc (through koffi), optionally
+// created inside a named network namespace by switching this thread's netns and switching back.
+import { closeSync, openSync, readlinkSync, writeSync } from 'node:fs';
+import koffi from 'koffi';
+import { ValidationError } from '../errors.ts';
+import {
+  AF_NETLINK,
+  CLONE_NEWNET,
+  ERRNO,
+  MSG_TRUNC,
+  NETLINK_CAP_ACK,
+  NETLINK_EXT_ACK,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_RCVTIMEO,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
+  SO_SNDTIMEO,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  SOL_NETLINK,
+  SOL_SOCKET,
+} from './constants.ts';
+import { NetlinkSocketError, NetlinkTimeoutError, NetnsNotFoundError, SocketClosedError } from './errors.ts';
+
+export interface NetlinkSocketOptions {
+  /** Netlink protocol, e.g. NETLINK_NETFILTER. */
+  protocol: number;
+  /** Name under /run/netns to create the socket in; the caller's namespace when absent. */
+  netns?: string | undefined;
+  /** Receive timeout of every recv(); default 10 s. */
+  timeoutMs?: number | undefined;
+  /** Kernel receive buffer; default 64 MiB (SO_RCVBUFFORCE, falling back to SO_RCVBUF). */
+  rcvbufBytes?: number | undefined;
+  /** Kernel send buffer; default 4 MiB. */
+  sndbufBytes?: number | undefined;
+  /** Size of the reusable user-space receive buffer; default 1 MiB. */
+  recvBufferBytes?: number | undefined;
+}
+
+type NativeFn = (...args: unknown[]) => number;
+
+interface Libc {
+  socket: NativeFn;
+  bind: NativeFn;
+  getsockname: NativeFn;
+  setsockopt: NativeFn;
+  send: NativeFn;
+  recv: NativeFn;
+  close: NativeFn;
+  setns: NativeFn;
+}
+
+let libc: Libc | undefined;
+
+function native(): Libc {
+  if (libc) return libc;
+  const lib = koffi.load('libc.so.6');
+  const fn = (decl: string) => lib.func(decl) as NativeFn;
+  libc = {
+    socket: fn('int socket(int domain, int type, int protocol)'),
+    bind: fn('int bind(int fd, const void *addr, uint32_t addrlen)'),
+    getsockname: fn('int getsockname(int fd, void *addr, void *addrlen)'),
+    setsockopt: fn('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)'),
+    send: fn('intptr_t send(int fd, const void *buf, size_t len, int flags)'),
+    recv: fn('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
+    close: fn('int close(int fd)'),
+    setns: fn('int setns(int fd, int nstype)'),
+  };
+  return libc;
+}
+
+const NETNS_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/** Validates a /run/netns name: lowercase [a-z0-9][a-z0-9._-]{0,62}, no '/', no '..'. */
+export function assertNetnsName(name: unknown): string {
+  if (typeof name !== 'string' || !NETNS_NAME.test(name) || name.includes('..')) {
+    const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 80)) : String(name);
+    throw new ValidationError('ERR_INVALID_NETNS_NAME', 'netns', name,
+      `invalid namespace name ${shown}: expected 1-63 characters of [a-z0-9._-] starting with [a-z0-9], without '..'`);
+  }
+  return name;
+}
+
+function positiveInt(field: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new ValidationError('ERR_INVALID_ARGUMENT', field, value, `${field} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function setInt(fd: number, level: number, name: number, value: number): boolean {
+  const v = Buffer.alloc(4);
+  v.writeInt32LE(value, 0);
+  return native().setsockopt(fd, level, name, v, 4) === 0;
+}
+
+function setBuffer(fd: number, force: number, plain: number, bytes: number, what: string): void {
+  const value = Math.min(bytes, 0x7fffffff);
+  if (setInt(fd, SOL_SOCKET, force, value)) return;
+  if (!setInt(fd, SOL_SOCKET, plain, value)) throw new NetlinkSocketError('setsockopt', koffi.errno(), what);
+}
+
+function setTimeval(fd: number, name: number, ms: number, what: string): void {
+  const tv = Buffer.alloc(16); // struct timeval { long tv_sec; long tv_usec; }
+  tv.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
+  tv.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
+  if (native().setsockopt(fd, SOL_SOCKET, name, tv, 16) !== 0) throw new NetlinkSocketError('setsockopt', koffi.errno(), what);
+}
+
+interface Created {
+  fd: number;
+  portId: number;
+  extAck: boolean;
+}
+
+/** Creates, configures and binds a socket in the calling thread's current namespace. */
+function create(protocol: number, timeoutMs: number, rcvbuf: number, sndbuf: number): Created {
+  const c = native();
+  const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+  if (fd < 0) throw new NetlinkSocketError('socket', koffi.errno(), `AF_NETLINK protocol ${protocol}`);
+  try {
+    setBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcvbuf, 'SO_RCVBUF');
+    setBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf, 'SO_SNDBUF');
+    setTimeval(fd, SO_RCVTIMEO, timeoutMs, 'SO_RCVTIMEO');
+    setTimeval(fd, SO_SNDTIMEO, timeoutMs, 'SO_SNDTIMEO');
+    const extAck = setInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
+    setInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
+    const addr = Buffer.alloc(12); // sockaddr_nl { u16 family; u16 pad; u32 pid; u32 groups; }
+    addr.writeUInt16LE(AF_NETLINK, 0);
+    if (c.bind(fd, addr, 12) !== 0) throw new NetlinkSocketError('bind', koffi.errno());
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(12, 0);
+    addr.fill(0);
+    if (c.getsockname(fd, addr, len) !== 0) throw new NetlinkSocketError('getsockname', koffi.errno());
+    return { fd, portId: addr.readUInt32LE(4), extAck };
+  } catch (error) {
+    c.close(fd);
+    throw error;
+  }
+}
+
+function fatal(message: string): never {
+  try {
+    writeSync(2, `\n[netlink] FATAL: ${message}; aborting rather than running in the wrong network namespace\n`);
+  } finally {
+    process.abort();
+  }
+}
+
+/** Runs `fn` with this thread switched into the namespace `target` (an open fd), then switches back. */
+function inNamespace<T>(target: number, name: string, fn: () => T): T {
+  const self = '/proc/thread-self/ns/net';
+  const original = readlinkSync(self);
+  const saved = openSync(self, 'r');
+  try {
+    if (native().setns(target, CLONE_NEWNET) !== 0) throw new NetlinkSocketError('setns', koffi.errno(), `entering netns ${name}`);
+    try {
+      return fn();
+    } finally {
+      let now = '';
+      let failure = '';
+      try {
+        if (native().setns(saved, CLONE_NEWNET) !== 0) failure = `setns back failed with errno ${koffi.errno()}`;
+        else if ((now = readlinkSync(self)) !== original) failure = `still in ${now}, expected ${original}`;
+      } catch (error) {
+        failure = `cannot verify the namespace: ${String(error)}`;
+      }
+      if (failure) fatal(`could not return from netns ${name}: ${failure}`);
+    }
+  } finally {
+    closeSync(saved);
+  }
+}
+
+const leaked = new FinalizationRegistry<number>((fd) => {
+  native().close(fd);
+});
+
+/** A bound netlink socket. All calls are synchronous; recv() is bounded by the receive timeout. */
+export class NetlinkSocket implements Disposable {
+  readonly protocol: number;
+  readonly netns: string | undefined;
+  readonly timeoutMs: number;
+  /** Whether the kernel accepted NETLINK_EXT_ACK. */
+  readonly extAck: boolean;
+  #fd: number;
+  #portId: number;
+  readonly #rbuf: Buffer;
+
+  private constructor(created: Created, protocol: number, netns: string | undefined, timeoutMs: number, recvBufferBytes: number) {
+    this.#fd = created.fd;
+    this.#portId = created.portId;
+    this.extAck = created.extAck;
+    this.protocol = protocol;
+    this.netns = netns;
+    this.timeoutMs = timeoutMs;
+    this.#rbuf = Buffer.allocUnsafeSlow(recvBufferBytes);
+    leaked.register(this, created.fd, this);
+  }
+
+  static open(options: NetlinkSocketOptions): NetlinkSocket {
+    const { protocol, netns } = options;
+    if (!Number.isInteger(protocol) || protocol < 0 || protocol > 31) {
+      throw new ValidationError('ERR_INVALID_ARGUMENT', 'protocol', protocol, `netlink protocol must be an integer in [0, 31], got ${String(protocol)}`);
+    }
+    const timeoutMs = positiveInt('timeoutMs', options.timeoutMs ?? 10_000);
+    const rcvbuf = positiveInt('rcvbufBytes', options.rcvbufBytes ?? 64 * 1024 * 1024);
+    const sndbuf = positiveInt('sndbufBytes', options.sndbufBytes ?? 4 * 1024 * 1024);
+    const recvBufferBytes = positiveInt('recvBufferBytes', options.recvBufferBytes ?? 1024 * 1024);
+    const make = () => new NetlinkSocket(create(protocol, timeoutMs, rcvbuf, sndbuf), protocol, netns, timeoutMs, recvBufferBytes);
+    if (netns === undefined) return make();
+
+    assertNetnsName(netns);
+    let target: number;
+    try {
+      target = openSync(`/run/netns/${netns}`, 'r');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new NetnsNotFoundError(netns, { cause: error });
+      const errno = -((error as NodeJS.ErrnoException).errno ?? 0);
+      throw new NetlinkSocketError('open', errno, `/run/netns/${netns}`, { cause: error });
+    }
+    try {
+      return inNamespace(target, netns, make);
+    } finally {
+      closeSync(target);
+    }
+  }
+
+  /** The kernel-assigned port id (nl_pid) of this socket. */
+  get portId(): number {
+    this.#check('portId');
+    return this.#portId;
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  /** Sends one datagram (one or more netlink messages); netlink sends are all-or-nothing. */
+  send(buf: Uint8Array): void {
+    const fd = this.#check('send');
+    for (;;) {
+      const n = native().send(fd, buf, buf.length, 0);
+      if (n === buf.length) return;
+      if (n >= 0) throw new NetlinkSocketError('send', 0, `short send: ${n} of ${buf.length} bytes`);
+      const errno = koffi.errno();
+      if (errno === ERRNO.EINTR) continue;
+      if (errno === ERRNO.EAGAIN) throw new NetlinkTimeoutError(`netlink send timed out after ${this.timeoutMs} ms`, this.timeoutMs);
+      throw new NetlinkSocketError('send', errno, `${buf.length} bytes`);
+    }
+  }
+
+  /**
+   * Receives one datagram. The result is a view into a reusable buffer, valid until the next
+   * recv(). A datagram larger than the buffer is an error, never silently truncated.
+   */
+  recv(): Buffer {
+    const fd = this.#check('recv');
+    const rbuf = this.#rbuf;
+    for (;;) {
+      const n = native().recv(fd, rbuf, rbuf.length, MSG_TRUNC);
+      if (n > rbuf.length) throw new NetlinkSocketError('recv', ERRNO.EMSGSIZE, `datagram of ${n} bytes truncated to the ${rbuf.length}-byte receive buffer`);
+      if (n >= 0) return rbuf.subarray(0, n);
+      const errno = koffi.errno();
+      if (errno === ERRNO.EINTR) continue;
+      if (errno === ERRNO.EAGAIN) throw new NetlinkTimeoutError(`no netlink reply within ${this.timeoutMs} ms`, this.timeoutMs);
+      if (errno === ERRNO.ENOBUFS) throw new NetlinkSocketError('recv', errno, 'the socket receive queue overflowed and replies were lost');
+      throw new NetlinkSocketError('recv', errno);
+    }
+  }
+
+  /** Closes the socket; idempotent. */
+  close(): void {
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
+    leaked.unregister(this);
+    native().close(fd);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #check(operation: string): number {
+    if (this.#fd < 0) throw new SocketClosedError(operation);
+    return this.#fd;
+  }
+}
