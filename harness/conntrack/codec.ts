@@ -5,6 +5,7 @@ import {
   type AttrTable,
 } from '../netlink/attributes.ts';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.ts';
+import { ValidationError } from '../errors.ts';
 import { NetlinkDecodeError } from '../netlink/errors.ts';
 import { encodeNfMessage, nfnlType, type NetlinkMessage } from '../netlink/message.ts';
 import { addressToBytes, bytesToAddress, type Family } from './address.ts';
@@ -62,11 +63,16 @@ export function encodeDelete(key: ConntrackKey, seq: number): Buffer {
   });
 }
 
-const STATE_TABLES: Partial<Record<ConntrackKey['protocol'], { nest: number; names: readonly string[] }>> = {
-  tcp: { nest: C.CTA_PROTOINFO_TCP, names: C.TCP_STATES },
-  sctp: { nest: C.CTA_PROTOINFO_SCTP, names: C.SCTP_STATES },
-  dccp: { nest: C.CTA_PROTOINFO_DCCP, names: C.DCCP_STATES },
+const STATE_TABLES: Partial<Record<ConntrackKey['protocol'], { nest: number; names: readonly string[]; initial: string }>> = {
+  tcp: { nest: C.CTA_PROTOINFO_TCP, names: C.TCP_STATES, initial: 'ESTABLISHED' },
+  sctp: { nest: C.CTA_PROTOINFO_SCTP, names: C.SCTP_STATES, initial: 'ESTABLISHED' },
+  dccp: { nest: C.CTA_PROTOINFO_DCCP, names: C.DCCP_STATES, initial: 'OPEN' },
 };
+
+/** The state a created entry gets when none is given (what `conntrack -I` users usually mean). */
+export function defaultState(protocol: ConntrackKey['protocol']): string | undefined {
+  return STATE_TABLES[protocol]?.initial;
+}
 
 export const DEFAULT_CREATE_TIMEOUT = 120;
 
@@ -86,8 +92,13 @@ export function encodeCreate(key: ConntrackKey, input: EntryInput, seq: number):
   if (input.mark !== undefined) attrs.push(attrU32be(C.CTA_MARK, input.mark));
   const table = STATE_TABLES[key.protocol];
   if (table) {
-    const state = table.names.indexOf(input.tcpState ?? 'ESTABLISHED');
-    const info: Buffer[] = [attrU8(1, state < 0 ? table.names.indexOf('ESTABLISHED') : state)];
+    const name = input.tcpState ?? table.initial;
+    const state = table.names.indexOf(name);
+    if (state < 0) {
+      throw new ValidationError('ERR_INVALID_ENTRY', 'tcpState', name,
+        `${key.protocol} has no state ${JSON.stringify(name)}; known: ${table.names.join(', ')}`);
+    }
+    const info: Buffer[] = [attrU8(1, state)];
     if (key.protocol === 'sctp') {
       info.push(attrU32be(C.CTA_PROTOINFO_SCTP_VTAG_ORIGINAL, 1), attrU32be(C.CTA_PROTOINFO_SCTP_VTAG_REPLY, 2));
     }

@@ -6,6 +6,7 @@ import { HarnessError } from '../errors.ts';
 import { execute, type ExecuteOptions } from '../system/execute.ts';
 import { assertNetnsName } from '../system/names.ts';
 import { canonicalAddress } from './address.ts';
+import { defaultState } from './codec.ts';
 import {
   assertFamily, assertProtocol, assertZone, normalizeKey, protocolByNumber,
   type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type EntryInput, type Family, type ProtocolName,
@@ -20,7 +21,6 @@ export interface ListFilter {
 }
 
 const CLI_TIMEOUT_MS = 120_000;
-const STATEFUL = new Set<ProtocolName>(['tcp', 'sctp', 'dccp']);
 
 /** `conntrack` arguments that select one entry by its original tuple and zone. */
 export function tupleArgs(key: ConntrackKey): string[] {
@@ -42,7 +42,8 @@ export function createArgs(input: EntryInput): string[] {
   const key = normalizeKey(input);
   const args = tupleArgs(key);
   args.push('-t', String(input.timeout ?? 120));
-  if (STATEFUL.has(key.protocol)) args.push('--state', input.tcpState ?? 'ESTABLISHED');
+  const state = input.tcpState ?? defaultState(key.protocol);
+  if (state !== undefined) args.push('--state', state);
   if (key.protocol === 'sctp') args.push('--orig-vtag', '1', '--reply-vtag', '2');
   if (input.mark !== undefined) args.push('-m', String(input.mark));
   const status = (input.status ?? []).filter((s) => s === 'ASSURED' || s === 'SEEN_REPLY');

@@ -1,0 +1,210 @@
+// Root-only tests of the netlink seam against the real kernel: sockets opened inside a scratch
+// namespace (never the host's conntrack table), real dumps and errno replies, typed failures.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  AF_UNSPEC,
+  attrsByType,
+  encodeMessage,
+  encodeNfMessage,
+  forEachMessage,
+  NETLINK_NETFILTER,
+  NETLINK_ROUTE,
+  NetlinkConnection,
+  NetlinkErrnoError,
+  type NetlinkMessage,
+  NetlinkSocket,
+  NetlinkTimeoutError,
+  nfnlType,
+  NFNETLINK_V0,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  readString,
+} from '../../harness/netlink/index.ts';
+
+const NFNL_SUBSYS_CTNETLINK = 1;
+const IPCTNL_MSG_CT_GET_STATS_CPU = 4;
+const IPCTNL_MSG_CT_GET_STATS = 5;
+const RTM_GETLINK = 18;
+const RTM_NEWLINK = 16;
+const IFLA_IFNAME = 3;
+const IFINFOMSG_LEN = 16;
+
+const skipReason = process.getuid?.() === 0 ? '' : 'kernel netlink tests need root';
+if (skipReason && process.env.CI) throw new Error(`${skipReason}, and CI is set`);
+
+// A name the sweeper attributes to this run's session (so it is reaped if the run dies, and kept
+// while it lives); a name it ignores when run outside the kernel project's globalSetup.
+function scratchName(): string {
+  let session: string | undefined;
+  try {
+    session = inject('sessionId');
+  } catch {
+    session = undefined;
+  }
+  const suffix = randomBytes(4).toString('hex');
+  return session && /^[a-z0-9]{6}$/.test(session) ? `cth-${session}-nl${suffix}` : `cth-nltest-${suffix}-x`;
+}
+
+const NETNS = scratchName();
+const SELF_NS = '/proc/thread-self/ns/net';
+
+function run(argv: string[]): void {
+  execFileSync(argv[0]!, argv.slice(1), { timeout: 15_000, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function statsCpuDump(seq: number): Buffer {
+  return encodeNfMessage({ type: nfnlType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET_STATS_CPU), flags: NLM_F_REQUEST | NLM_F_DUMP, seq, family: AF_UNSPEC, attrs: [] });
+}
+
+function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+describe.skipIf(skipReason !== '')('netlink socket in a namespace (root)', () => {
+  beforeAll(() => {
+    run(['ip', 'netns', 'add', NETNS]);
+    run(['ip', '-n', NETNS, 'link', 'add', 'nltest0', 'type', 'veth', 'peer', 'name', 'nltest1']);
+  });
+
+  afterAll(() => {
+    try {
+      run(['ip', 'netns', 'delete', NETNS]);
+    } catch (error) {
+      if (existsSync(`/run/netns/${NETNS}`)) throw error;
+    }
+  });
+
+  it('opens inside the namespace and leaves this thread in its own namespace', () => {
+    const before = readlinkSync(SELF_NS);
+    const fds = openFds();
+    const socket = NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: NETNS });
+    try {
+      expect(readlinkSync(SELF_NS)).toBe(before);
+      expect(socket.portId).toBeGreaterThan(0);
+      expect(socket.extAck).toBe(true);
+      expect(socket.netns).toBe(NETNS);
+      expect(openFds()).toBe(fds + 1);
+    } finally {
+      socket.close();
+    }
+    expect(openFds()).toBe(fds);
+  });
+
+  it('really lives in the namespace: an rtnetlink link dump sees exactly its links', () => {
+    using conn = NetlinkConnection.open({ protocol: NETLINK_ROUTE, netns: NETNS });
+    const names: string[] = [];
+    const request = encodeMessage({ type: RTM_GETLINK, flags: NLM_F_REQUEST | NLM_F_DUMP, seq: conn.nextSeq(), payload: [Buffer.alloc(IFINFOMSG_LEN)] });
+    conn.dump(request, (msg) => {
+      expect(msg.type).toBe(RTM_NEWLINK);
+      const ifname = attrsByType(msg.buf, msg.offset + 16 + IFINFOMSG_LEN, msg.end, IFLA_IFNAME)[IFLA_IFNAME];
+      names.push(readString(ifname!));
+    });
+    expect(names.sort()).toEqual(['lo', 'nltest0', 'nltest1']);
+  });
+
+  it('does a raw ctnetlink round trip: the per-CPU stats dump ends with NLMSG_DONE', () => {
+    using socket = NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: NETNS });
+    socket.send(statsCpuDump(77));
+    const seen: Array<{ type: number; seq: number; pid: number }> = [];
+    for (let done = false; !done;) {
+      forEachMessage(socket.recv(), (msg) => {
+        seen.push({ type: msg.type, seq: msg.seq, pid: msg.pid });
+        done ||= msg.type === NLMSG_DONE;
+      });
+    }
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.at(-1)!.type).toBe(NLMSG_DONE);
+    for (const m of seen) expect(m).toMatchObject({ seq: 77, pid: socket.portId });
+  });
+
+  it('dumps per-CPU conntrack stats through the connection', () => {
+    using conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns: NETNS });
+    const messages: Array<{ type: number; version: number | undefined; attrs: number }> = [];
+    const result = conn.dump(statsCpuDump(conn.nextSeq()), (msg: NetlinkMessage) => {
+      messages.push({ type: msg.type, version: msg.nfgen?.version, attrs: attrsByType(msg.buf, msg.nfAttrsStart, msg.end, 32).filter(Boolean).length });
+    });
+    expect(result).toEqual({ interrupted: false });
+    expect(messages.length).toBeGreaterThanOrEqual(1);
+    for (const m of messages) {
+      expect(m.type).toBe(nfnlType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET_STATS_CPU));
+      expect(m.version).toBe(NFNETLINK_V0);
+      expect(m.attrs).toBeGreaterThan(0);
+    }
+    // the connection is reusable after a dump
+    let again = 0;
+    conn.dump(statsCpuDump(conn.nextSeq()), () => void again++);
+    expect(again).toBe(messages.length);
+  });
+
+  it('gets one result per message in a transact, the bogus one refused with EINVAL', () => {
+    using conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns: NETNS });
+    const msg = (msgType: number) =>
+      encodeNfMessage({ type: nfnlType(NFNL_SUBSYS_CTNETLINK, msgType), flags: NLM_F_REQUEST | NLM_F_ACK, seq: conn.nextSeq(), family: AF_UNSPEC, attrs: [] });
+    const messages = [msg(IPCTNL_MSG_CT_GET_STATS), msg(0x63), msg(IPCTNL_MSG_CT_GET_STATS)];
+    const results = conn.transact(messages);
+    expect(results.map((r) => r.seq)).toEqual(messages.map((m) => m.readUInt32LE(8)));
+    expect(results[0]!.error).toBeUndefined();
+    expect(results[2]!.error).toBeUndefined();
+    const error = results[1]!.error;
+    expect(error).toBeInstanceOf(NetlinkErrnoError);
+    // What Linux answers for an unknown ctnetlink message type (nfnetlink finds no callback).
+    expect(error).toMatchObject({ code: 'ERR_NETLINK_ERRNO', errno: 22, errnoName: 'EINVAL', seq: results[1]!.seq });
+  });
+
+  it('times out with a typed error instead of blocking forever', () => {
+    using socket = NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: NETNS, timeoutMs: 150 });
+    const started = performance.now();
+    expect(() => socket.recv()).toThrow(NetlinkTimeoutError);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(100);
+  });
+
+  it('refuses bad namespace names before touching anything', () => {
+    const before = readlinkSync(SELF_NS);
+    for (const bad of ['', 'UPPER', '../etc', 'a/b', 'a..b', '-dash', '.dot', '_under', 'sp ace', 'x'.repeat(64), 'nul\0']) {
+      expect(() => NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: bad })).toThrow(
+        expect.objectContaining({ name: 'ValidationError', code: 'ERR_INVALID_NETNS_NAME', field: 'netns' }),
+      );
+    }
+    expect(readlinkSync(SELF_NS)).toBe(before);
+  });
+
+  it('reports a missing namespace as ERR_NETNS_NOT_FOUND', () => {
+    const before = readlinkSync(SELF_NS);
+    const fds = openFds();
+    expect(() => NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: `cth-nltest-missing-${randomBytes(4).toString('hex')}` })).toThrow(
+      expect.objectContaining({ name: 'NetnsNotFoundError', code: 'ERR_NETNS_NOT_FOUND' }),
+    );
+    expect(readlinkSync(SELF_NS)).toBe(before);
+    expect(openFds()).toBe(fds);
+  });
+
+  it('throws ERR_SOCKET_CLOSED for every use after close; close is idempotent', () => {
+    const conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns: NETNS });
+    const socket = conn.socket;
+    conn.close();
+    conn.close();
+    socket.close();
+    expect(socket.closed).toBe(true);
+    const closed = expect.objectContaining({ code: 'ERR_SOCKET_CLOSED' });
+    expect(() => socket.send(statsCpuDump(1))).toThrow(closed);
+    expect(() => socket.recv()).toThrow(closed);
+    expect(() => socket.portId).toThrow(closed);
+    expect(() => conn.dump(statsCpuDump(2), () => {})).toThrow(closed);
+    expect(() => conn.transact([encodeNfMessage({ type: nfnlType(1, IPCTNL_MSG_CT_GET_STATS), flags: NLM_F_REQUEST | NLM_F_ACK, seq: 3, family: 0, attrs: [] })])).toThrow(closed);
+  });
+
+  it('opens and closes many sockets without leaking descriptors or moving the thread', () => {
+    const before = readlinkSync(SELF_NS);
+    const fds = openFds();
+    const sockets = Array.from({ length: 50 }, () => NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: NETNS, recvBufferBytes: 64 * 1024 }));
+    expect(new Set(sockets.map((s) => s.portId)).size).toBe(50);
+    for (const s of sockets) s.close();
+    expect(openFds()).toBe(fds);
+    expect(readlinkSync(SELF_NS)).toBe(before);
+  });
+});

@@ -1,0 +1,218 @@
+// Unprivileged tests of NetlinkConnection's request logic (batching, per-message results, dump
+// streaming, errors) against a scripted fake socket, so no kernel or root is needed.
+import { describe, expect, it } from 'vitest';
+import {
+  attrString,
+  attrU32be,
+  encodeMessage,
+  encodeNfMessage,
+  forEachMessage,
+  MAX_BATCH_BYTES,
+  NetlinkConnection,
+  NetlinkErrnoError,
+  type NetlinkSocket,
+  NetlinkTimeoutError,
+  NLM_F_ACK,
+  NLM_F_ACK_TLVS,
+  NLM_F_CAPPED,
+  NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
+  NLM_F_MULTI,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSGERR_ATTR_MSG,
+} from '../../harness/netlink/index.ts';
+
+function i32le(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(n, 0);
+  return b;
+}
+
+/** A kernel stand-in: turns each sent datagram into queued reply datagrams. */
+class FakeSocket {
+  sends: Buffer[] = [];
+  queue: Buffer[] = [];
+  closed = false;
+  readonly portId = 1234;
+  constructor(private readonly answer: (request: Buffer, fake: FakeSocket) => Buffer[]) {}
+
+  send(buf: Uint8Array): void {
+    const copy = Buffer.from(buf);
+    this.sends.push(copy);
+    this.queue.push(...this.answer(copy, this));
+  }
+
+  recv(): Buffer {
+    const next = this.queue.shift();
+    if (!next) throw new NetlinkTimeoutError('no netlink reply within 5 ms', 5);
+    return next;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+function connect(answer: (request: Buffer, fake: FakeSocket) => Buffer[]): { conn: NetlinkConnection; fake: FakeSocket } {
+  const fake = new FakeSocket(answer);
+  return { conn: new NetlinkConnection(fake as unknown as NetlinkSocket), fake };
+}
+
+function ackFor(req: Buffer, offset: number, errno: number, text?: string): Buffer {
+  const header = req.subarray(offset, offset + 16);
+  const seq = req.readUInt32LE(offset + 8);
+  const flags = NLM_F_CAPPED | (text ? NLM_F_ACK_TLVS : 0);
+  return encodeMessage({ type: NLMSG_ERROR, flags, seq, payload: [i32le(-errno), header, ...(text ? [attrString(NLMSGERR_ATTR_MSG, text)] : [])] });
+}
+
+/** Acks each message; seq % 3 === 0 gets ENOENT with an ext ack; replies in shuffled datagrams with noise. */
+function ackingKernel(request: Buffer): Buffer[] {
+  const replies: Buffer[] = [encodeMessage({ type: 0x0100, flags: 0, seq: 999_999, payload: [] })]; // unrelated
+  forEachMessage(request, (msg) => {
+    replies.push(encodeNfMessage({ type: 0x0100, flags: 0, seq: msg.seq, family: 2, attrs: [] })); // an echo, ignored
+    replies.push(msg.seq % 3 === 0 ? ackFor(request, msg.offset, 2, 'no such entry') : ackFor(request, msg.offset, 0));
+  });
+  replies.reverse();
+  const out: Buffer[] = [];
+  for (let i = 0; i < replies.length; i += 7) out.push(Buffer.concat(replies.slice(i, i + 7)));
+  return out;
+}
+
+function request(conn: NetlinkConnection, flags = NLM_F_REQUEST | NLM_F_ACK, padding = 0): Buffer {
+  return encodeNfMessage({ type: 0x0102, flags, seq: conn.nextSeq(), family: 2, attrs: [attrU32be(1, 7), Buffer.alloc(padding)] });
+}
+
+describe('NetlinkConnection.transact', () => {
+  it('packs messages into sends of at most 64 KiB and returns one result per message, in order', () => {
+    const { conn, fake } = connect(ackingKernel);
+    const messages = Array.from({ length: 5000 }, (_, i) => request(conn, NLM_F_REQUEST | NLM_F_ACK, (i % 5) * 4));
+    const results = conn.transact(messages);
+    expect(results.length).toBe(5000);
+    const total = messages.reduce((n, m) => n + m.length, 0);
+    expect(fake.sends.length).toBe(Math.ceil(total / MAX_BATCH_BYTES));
+    for (const s of fake.sends) expect(s.length).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    expect(Buffer.concat(fake.sends)).toEqual(Buffer.concat(messages));
+    results.forEach((r, i) => {
+      const seq = messages[i]!.readUInt32LE(8);
+      expect(r.seq).toBe(seq);
+      if (seq % 3 === 0) {
+        expect(r.error).toBeInstanceOf(NetlinkErrnoError);
+        expect(r.error).toMatchObject({ code: 'ERR_NETLINK_ERRNO', errno: 2, errnoName: 'ENOENT', seq, extAck: 'no such entry' });
+      } else {
+        expect(r.error).toBeUndefined();
+      }
+    });
+  });
+
+  it('sends a message larger than a batch on its own', () => {
+    const { conn, fake } = connect(ackingKernel);
+    const big = request(conn, NLM_F_REQUEST | NLM_F_ACK, MAX_BATCH_BYTES);
+    const small = request(conn);
+    expect(conn.transact([small, big]).map((r) => r.error)).toEqual([undefined, undefined]);
+    expect(fake.sends.map((s) => s.length)).toEqual([small.length, big.length]);
+  });
+
+  it('rejects messages without REQUEST|ACK, with a duplicate seq, or not netlink, before sending anything', () => {
+    const { conn, fake } = connect(ackingKernel);
+    const ok = request(conn);
+    expect(() => conn.transact([ok, request(conn, NLM_F_REQUEST)])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => conn.transact([ok, ok])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => conn.transact([ok, Buffer.alloc(8)])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(fake.sends).toEqual([]);
+    expect(conn.transact([])).toEqual([]);
+  });
+
+  it('times out with a typed error when an ACK never comes', () => {
+    const { conn } = connect(() => []);
+    expect(() => conn.transact([request(conn)])).toThrow(expect.objectContaining({ code: 'ERR_NETLINK_TIMEOUT', name: 'NetlinkTimeoutError' }));
+  });
+
+  it('nextSeq counts up from 1', () => {
+    const { conn } = connect(() => []);
+    expect([conn.nextSeq(), conn.nextSeq(), conn.nextSeq()]).toEqual([1, 2, 3]);
+  });
+});
+
+interface DumpScript {
+  entries: number;
+  perDatagram?: number;
+  intrAt?: number;
+  finalErrno?: number;
+  error?: number;
+}
+
+function dumpingKernel(script: DumpScript) {
+  return (req: Buffer): Buffer[] => {
+    const seq = req.readUInt32LE(8);
+    if (script.error) return [ackFor(req, 0, script.error, 'refused')];
+    const per = script.perDatagram ?? 50;
+    const out: Buffer[] = [];
+    let batch: Buffer[] = [encodeNfMessage({ type: 0x0101, flags: NLM_F_MULTI, seq: seq + 1000, family: 2, attrs: [] })]; // stale
+    for (let i = 0; i < script.entries; i++) {
+      const flags = NLM_F_MULTI | (script.intrAt === i ? NLM_F_DUMP_INTR : 0);
+      batch.push(encodeNfMessage({ type: 0x0100, flags, seq, family: 2, attrs: [attrU32be(1, i)] }));
+      if (batch.length >= per) {
+        out.push(Buffer.concat(batch));
+        batch = [];
+      }
+    }
+    batch.push(encodeMessage({ type: NLMSG_DONE, flags: NLM_F_MULTI, seq, payload: [i32le(-(script.finalErrno ?? 0))] }));
+    out.push(Buffer.concat(batch));
+    return out;
+  };
+}
+
+describe('NetlinkConnection.dump', () => {
+  const dumpRequest = (conn: NetlinkConnection) => encodeNfMessage({ type: 0x0101, flags: NLM_F_REQUEST | NLM_F_DUMP, seq: conn.nextSeq(), family: 2, attrs: [] });
+
+  it('streams 100k entries in order until NLMSG_DONE, ignoring other seqs', () => {
+    const { conn } = connect(dumpingKernel({ entries: 100_000 }));
+    let n = 0;
+    let inOrder = true;
+    const started = performance.now();
+    const result = conn.dump(dumpRequest(conn), (msg) => {
+      if (msg.buf.readUInt32BE(msg.nfAttrsStart + 4) !== n) inOrder = false;
+      n++;
+    });
+    const ms = performance.now() - started;
+    expect(result).toEqual({ interrupted: false });
+    expect(n).toBe(100_000);
+    expect(inOrder).toBe(true);
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it('reports NLM_F_DUMP_INTR', () => {
+    const { conn } = connect(dumpingKernel({ entries: 10, intrAt: 4 }));
+    expect(conn.dump(dumpRequest(conn), () => {})).toEqual({ interrupted: true });
+  });
+
+  it('throws NetlinkErrnoError for an NLMSG_ERROR reply or an errno in NLMSG_DONE', () => {
+    const refused = connect(dumpingKernel({ entries: 0, error: 1 })).conn;
+    expect(() => refused.dump(dumpRequest(refused), () => {})).toThrow(expect.objectContaining({ errnoName: 'EPERM', extAck: 'refused' }));
+    const failed = connect(dumpingKernel({ entries: 3, finalErrno: 16 })).conn;
+    expect(() => failed.dump(dumpRequest(failed), () => {})).toThrow(expect.objectContaining({ code: 'ERR_NETLINK_ERRNO', errnoName: 'EBUSY' }));
+  });
+
+  it('drains the rest of the dump when the callback throws, then rethrows', () => {
+    const { conn, fake } = connect(dumpingKernel({ entries: 500, perDatagram: 20 }));
+    let calls = 0;
+    expect(() => conn.dump(dumpRequest(conn), () => {
+      calls++;
+      throw new Error('boom');
+    })).toThrow('boom');
+    expect(calls).toBe(1);
+    expect(fake.queue).toEqual([]);
+    let n = 0;
+    conn.dump(dumpRequest(conn), () => void n++);
+    expect(n).toBe(500);
+  });
+
+  it('refuses a request without NLM_F_DUMP, and closes the socket on dispose', () => {
+    const { conn, fake } = connect(dumpingKernel({ entries: 1 }));
+    expect(() => conn.dump(request(conn), () => {})).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    conn[Symbol.dispose]();
+    expect(fake.closed).toBe(true);
+  });
+});
