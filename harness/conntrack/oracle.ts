@@ -115,6 +115,53 @@ export function parseExtendedLine(line: string): ConntrackEntry {
   return result;
 }
 
+function xmlText(block: string, tag: string): string | undefined {
+  return new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(block)?.[1];
+}
+
+function xmlTuple(meta: string): ConntrackTuple & { protoNum: number } {
+  const num = (tag: string) => {
+    const v = xmlText(meta, tag);
+    return v === undefined ? undefined : Number(v);
+  };
+  const protoNum = Number(/<layer4 protonum="(\d+)"/.exec(meta)?.[1]);
+  const tuple: ConntrackTuple & { protoNum: number } = {
+    src: canonicalAddress(xmlText(meta, 'src') ?? ''), dst: canonicalAddress(xmlText(meta, 'dst') ?? ''), protoNum,
+  };
+  if (xmlText(meta, 'sport') !== undefined) {
+    tuple.sport = num('sport');
+    tuple.dport = num('dport');
+  }
+  return tuple;
+}
+
+/**
+ * Parses `conntrack -L -o xml`. conntrack-tools 1.4.7 leaves ICMP type/code/id and GRE keys out
+ * of the XML, so those fields are absent here; `status` holds UNREPLIED/ASSURED as in -o extended.
+ */
+export function parseXml(xml: string): ConntrackEntry[] {
+  const flows = xml.match(/<flow>.*?<\/flow>/gs) ?? [];
+  return flows.map((flow) => {
+    const meta = (dir: string) => new RegExp(`<meta direction="${dir}">(.*?)</meta>`, 's').exec(flow)?.[1] ?? '';
+    const orig = meta('original');
+    const reply = meta('reply');
+    const indep = meta('independent');
+    const family = /<layer3 protonum="\d+" protoname="(ipv4|ipv6)"/.exec(orig)?.[1] as Family | undefined;
+    const { protoNum, ...tuple } = xmlTuple(orig);
+    const protocol = protocolByNumber(protoNum);
+    if (!family || !protocol) throw new HarnessError('ERR_ORACLE_PARSE', `cannot parse conntrack XML flow: ${flow}`);
+    const { protoNum: _r, ...replyTuple } = xmlTuple(reply);
+    const entry: ConntrackEntry = { family, protocol, ...tuple, zone: Number(xmlText(indep, 'zone') ?? 0), reply: replyTuple };
+    const n = (tag: string) => xmlText(indep, tag);
+    if (n('timeout') !== undefined) entry.timeout = Number(n('timeout'));
+    if (n('mark') !== undefined) entry.mark = Number(n('mark'));
+    if (n('id') !== undefined) entry.id = Number(n('id'));
+    if (n('state') !== undefined) entry.tcpState = n('state');
+    entry.status = ['unreplied', 'assured'].filter((f) => indep.includes(`<${f}/>`)).map((f) => f.toUpperCase());
+    return entry;
+  });
+}
+
 /** The conntrack CLI bound to one namespace. Never used without one. */
 export class ConntrackCli {
   readonly netns: string;
@@ -147,6 +194,13 @@ export class ConntrackCli {
 
   async count(filter: ListFilter = {}): Promise<number> {
     return (await this.list(filter)).length;
+  }
+
+  /** `conntrack -L -o xml`: the second output format, for field-by-field cross-checks. */
+  async listXml(filter: ListFilter = {}): Promise<ConntrackEntry[]> {
+    const { stdout } = await this.run(['-L', '-o', 'xml', ...ConntrackCli.filterArgs(filter)]);
+    const entries = parseXml(stdout);
+    return filter.zone === undefined ? entries : entries.filter((e) => e.zone === filter.zone);
   }
 
   /** `conntrack -I`: one process per entry. */

@@ -4,6 +4,13 @@ import { ValidationError } from '../errors.ts';
 import { NLA_F_NESTED, NLA_F_NET_BYTEORDER, NLA_HDRLEN, NLA_TYPE_MASK } from './constants.ts';
 import { NetlinkDecodeError } from './errors.ts';
 
+// Module-local copies: under vitest and tsx an imported binding is a property getter, too slow
+// for the per-attribute loops.
+const _NLA_HDRLEN = NLA_HDRLEN;
+const _NLA_TYPE_MASK = NLA_TYPE_MASK;
+const _NLA_F_NESTED = NLA_F_NESTED;
+const _NLA_F_NET_BYTEORDER = NLA_F_NET_BYTEORDER;
+
 const NLA_MAX_LEN = 0xffff;
 
 /** Rounds up to a multiple of 4 (exact for any uint32, unlike `(n + 3) & ~3`). */
@@ -22,8 +29,8 @@ function checkUint(field: string, value: number, max: number): void {
 /** Allocates header + payload space, padding zeroed; the caller writes the payload at offset 4. */
 function alloc(type: number, payloadLen: number): Buffer {
   checkUint('attribute type', type, 0xffff);
-  const len = NLA_HDRLEN + payloadLen;
-  if (len > NLA_MAX_LEN) invalid('attribute length', len, `attribute ${type & NLA_TYPE_MASK} too long: ${len} bytes (max ${NLA_MAX_LEN})`);
+  const len = _NLA_HDRLEN + payloadLen;
+  if (len > NLA_MAX_LEN) invalid('attribute length', len, `attribute ${type & _NLA_TYPE_MASK} too long: ${len} bytes (max ${NLA_MAX_LEN})`);
   const total = align4(len);
   const buf = Buffer.allocUnsafe(total);
   buf.writeUInt16LE(len, 0);
@@ -87,8 +94,8 @@ export function attrNest(type: number, children: readonly Uint8Array[]): Buffer 
   checkUint('attribute type', type, 0xffff);
   let payload = 0;
   for (const child of children) payload += align4(child.length);
-  const buf = alloc(type | NLA_F_NESTED, payload);
-  let pos = NLA_HDRLEN;
+  const buf = alloc(type | _NLA_F_NESTED, payload);
+  let pos = _NLA_HDRLEN;
   for (const child of children) {
     buf.set(child, pos);
     const padded = align4(child.length);
@@ -123,9 +130,9 @@ export function checkRange(buf: Uint8Array, start: number, end: number): void {
  * its nla_len. Throws NetlinkDecodeError for a short header, nla_len < 4 or nla_len past `end`.
  */
 function attrLen(buf: Buffer, pos: number, end: number): number {
-  if (end - pos < NLA_HDRLEN) throw new NetlinkDecodeError(`truncated attribute header: ${end - pos} byte(s) left`, pos);
+  if (end - pos < _NLA_HDRLEN) throw new NetlinkDecodeError(`truncated attribute header: ${end - pos} byte(s) left`, pos);
   const len = buf[pos]! | (buf[pos + 1]! << 8);
-  if (len < NLA_HDRLEN) throw new NetlinkDecodeError(`attribute length ${len} shorter than its header`, pos);
+  if (len < _NLA_HDRLEN) throw new NetlinkDecodeError(`attribute length ${len} shorter than its header`, pos);
   if (len > end - pos) throw new NetlinkDecodeError(`attribute length ${len} runs past the end (${end - pos} byte(s) left)`, pos);
   return len;
 }
@@ -138,10 +145,10 @@ export function* iterateAttrs(buf: Buffer, start = 0, end = buf.length): Generat
     const len = attrLen(buf, pos, end);
     const raw = buf[pos + 2]! | (buf[pos + 3]! << 8);
     yield {
-      type: raw & NLA_TYPE_MASK,
-      nested: (raw & NLA_F_NESTED) !== 0,
-      netByteOrder: (raw & NLA_F_NET_BYTEORDER) !== 0,
-      value: buf.subarray(pos + NLA_HDRLEN, pos + len),
+      type: raw & _NLA_TYPE_MASK,
+      nested: (raw & _NLA_F_NESTED) !== 0,
+      netByteOrder: (raw & _NLA_F_NET_BYTEORDER) !== 0,
+      value: buf.subarray(pos + _NLA_HDRLEN, pos + len),
       offset: pos,
     };
     pos = Math.min(pos + align4(len), end);
@@ -161,8 +168,8 @@ export function attrsByType(buf: Buffer, start: number, end: number, maxType: nu
   let pos = start;
   while (pos < end) {
     const len = attrLen(buf, pos, end);
-    const type = (buf[pos + 2]! | (buf[pos + 3]! << 8)) & NLA_TYPE_MASK;
-    if (type <= maxType) table[type] = buf.subarray(pos + NLA_HDRLEN, pos + len);
+    const type = (buf[pos + 2]! | (buf[pos + 3]! << 8)) & _NLA_TYPE_MASK;
+    if (type <= maxType) table[type] = buf.subarray(pos + _NLA_HDRLEN, pos + len);
     pos = Math.min(pos + align4(len), end);
   }
   return table;

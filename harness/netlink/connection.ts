@@ -7,6 +7,13 @@ import { NetlinkErrnoError, NetlinkTimeoutError } from './errors.ts';
 import { decodeDone, decodeError, type ExtAck, forEachMessage, type NetlinkMessage } from './message.ts';
 import { NetlinkSocket, type NetlinkSocketOptions } from './socket.ts';
 
+// Module-local copies: under vitest and tsx an imported binding is a property getter, too slow
+// for the per-message callbacks.
+const _NLM_F_DUMP_INTR = NLM_F_DUMP_INTR;
+const _NLMSG_DONE = NLMSG_DONE;
+const _NLMSG_ERROR = NLMSG_ERROR;
+const _NLMSG_MIN_TYPE = NLMSG_MIN_TYPE;
+
 /** Bytes packed into one send() by transact(). */
 export const MAX_BATCH_BYTES = 64 * 1024;
 
@@ -118,7 +125,7 @@ export class NetlinkConnection implements Disposable {
 
   #awaitAcks(pending: Map<number, number>, results: TransactResult[]): void {
     const visit = (msg: NetlinkMessage): void => {
-      if (msg.type !== NLMSG_ERROR) return;
+      if (msg.type !== _NLMSG_ERROR) return;
       const index = pending.get(msg.seq);
       if (index === undefined) return;
       pending.delete(msg.seq);
@@ -158,8 +165,8 @@ export class NetlinkConnection implements Disposable {
     let failure: unknown;
     const visit = (msg: NetlinkMessage): boolean => {
       if (msg.seq !== seq) return true;
-      if ((msg.flags & NLM_F_DUMP_INTR) !== 0) interrupted = true;
-      if (msg.type === NLMSG_DONE) {
+      if ((msg.flags & _NLM_F_DUMP_INTR) !== 0) interrupted = true;
+      if (msg.type === _NLMSG_DONE) {
         const d = decodeDone(msg);
         if (d.errno !== 0 && !failed) {
           failed = true;
@@ -168,7 +175,7 @@ export class NetlinkConnection implements Disposable {
         done = true;
         return false;
       }
-      if (msg.type === NLMSG_ERROR) {
+      if (msg.type === _NLMSG_ERROR) {
         const e = decodeError(msg);
         if (e.errno === 0) return true; // an ACK, if NLM_F_ACK was asked for
         if (!failed) {
@@ -178,7 +185,7 @@ export class NetlinkConnection implements Disposable {
         done = true;
         return false;
       }
-      if (msg.type < NLMSG_MIN_TYPE || failed) return true;
+      if (msg.type < _NLMSG_MIN_TYPE || failed) return true;
       try {
         onMessage(msg);
       } catch (error) {

@@ -18,6 +18,12 @@ import {
 } from './constants.ts';
 import { NetlinkDecodeError } from './errors.ts';
 
+// Module-local copies: under vitest and tsx an imported binding is a property getter, too slow
+// for the per-message loops.
+const _NLMSG_HDRLEN = NLMSG_HDRLEN;
+const _NFGENMSG_LEN = NFGENMSG_LEN;
+const _NLMSG_MIN_TYPE = NLMSG_MIN_TYPE;
+
 export interface NlMsgHeader {
   len: number;
   type: number;
@@ -64,7 +70,7 @@ function build(type: number, flags: number, seq: number, pid: number, head: numb
   checkField('flags', flags, 0xffff);
   checkField('seq', seq, 0xffffffff);
   checkField('pid', pid, 0xffffffff);
-  let len = NLMSG_HDRLEN + head;
+  let len = _NLMSG_HDRLEN + head;
   for (const part of parts) len += align4(part.length);
   const buf = Buffer.allocUnsafe(len);
   buf.writeUInt32LE(len, 0);
@@ -72,7 +78,7 @@ function build(type: number, flags: number, seq: number, pid: number, head: numb
   buf.writeUInt16LE(flags, 6);
   buf.writeUInt32LE(seq, 8);
   buf.writeUInt32LE(pid, 12);
-  let pos = NLMSG_HDRLEN + head;
+  let pos = _NLMSG_HDRLEN + head;
   for (const part of parts) {
     buf.set(part, pos);
     const padded = align4(part.length);
@@ -94,7 +100,7 @@ export function encodeNfMessage(init: EncodeNfMessageInit): Buffer {
   checkField('family', init.family, 0xff);
   checkField('version', version, 0xff);
   checkField('resId', resId, 0xffff);
-  const buf = build(init.type, init.flags, init.seq, 0, NFGENMSG_LEN, init.attrs);
+  const buf = build(init.type, init.flags, init.seq, 0, _NFGENMSG_LEN, init.attrs);
   buf[16] = init.family;
   buf[17] = version;
   buf.writeUInt16BE(resId, 18);
@@ -137,19 +143,19 @@ export class NetlinkMessage {
 
   /** View of everything after the nlmsghdr. */
   get payload(): Buffer {
-    return this.buf.subarray(this.offset + NLMSG_HDRLEN, this.offset + this.length);
+    return this.buf.subarray(this.offset + _NLMSG_HDRLEN, this.offset + this.length);
   }
 
   /** The nfgenmsg, for a non-control message with room for one (the caller knows it is nfnetlink). */
   get nfgen(): NfGenHeader | undefined {
-    if (this.type < NLMSG_MIN_TYPE || this.length < NLMSG_HDRLEN + NFGENMSG_LEN) return undefined;
-    const p = this.offset + NLMSG_HDRLEN;
+    if (this.type < _NLMSG_MIN_TYPE || this.length < _NLMSG_HDRLEN + _NFGENMSG_LEN) return undefined;
+    const p = this.offset + _NLMSG_HDRLEN;
     return { family: this.buf[p]!, version: this.buf[p + 1]!, resId: this.buf.readUInt16BE(p + 2) };
   }
 
   /** Offset in `buf` where nfnetlink attributes start (after nlmsghdr and nfgenmsg). */
   get nfAttrsStart(): number {
-    return Math.min(this.offset + NLMSG_HDRLEN + NFGENMSG_LEN, this.end);
+    return Math.min(this.offset + _NLMSG_HDRLEN + _NFGENMSG_LEN, this.end);
   }
 }
 
@@ -161,12 +167,12 @@ export function forEachMessage(buf: Buffer, visit: (msg: NetlinkMessage) => bool
   checkRange(buf, start, end);
   let pos = start;
   while (pos < end) {
-    if (end - pos < NLMSG_HDRLEN) throw new NetlinkDecodeError(`truncated message header: ${end - pos} byte(s) left`, pos);
+    if (end - pos < _NLMSG_HDRLEN) throw new NetlinkDecodeError(`truncated message header: ${end - pos} byte(s) left`, pos);
     const len = buf.readUInt32LE(pos);
-    if (len < NLMSG_HDRLEN) throw new NetlinkDecodeError(`message length ${len} shorter than its header`, pos);
+    if (len < _NLMSG_HDRLEN) throw new NetlinkDecodeError(`message length ${len} shorter than its header`, pos);
     if (len > end - pos) throw new NetlinkDecodeError(`message length ${len} runs past the end (${end - pos} byte(s) left)`, pos);
     if (visit(new NetlinkMessage(buf, pos, len)) === false) return;
-    pos = Math.min(pos + align4(len), end);
+    pos = Math.min(pos + len + ((4 - (len & 3)) & 3), end); // align4, inlined
   }
 }
 
@@ -179,7 +185,7 @@ export function parseMessages(buf: Buffer, start = 0, end = buf.length): Netlink
 }
 
 export function readHeader(buf: Buffer, offset: number): NlMsgHeader {
-  if (offset < 0 || buf.length - offset < NLMSG_HDRLEN) throw new NetlinkDecodeError('truncated message header', offset);
+  if (offset < 0 || buf.length - offset < _NLMSG_HDRLEN) throw new NetlinkDecodeError('truncated message header', offset);
   return {
     len: buf.readUInt32LE(offset),
     type: buf.readUInt16LE(offset + 4),
@@ -232,7 +238,7 @@ export function decodeExtAck(buf: Buffer, start: number, end: number): ExtAck | 
 /** Decodes an NLMSG_ERROR message: errno (0 = ACK), echoed request header, extended ack. */
 export function decodeError(msg: NetlinkMessage): ErrorReply {
   const { buf, flags } = msg;
-  const p = msg.offset + NLMSG_HDRLEN;
+  const p = msg.offset + _NLMSG_HDRLEN;
   const end = msg.end;
   if (end - p < NLMSGERR_LEN) throw new NetlinkDecodeError(`NLMSG_ERROR payload of ${end - p} byte(s), need ${NLMSGERR_LEN}`, p);
   const error = buf.readInt32LE(p);
@@ -244,7 +250,7 @@ export function decodeError(msg: NetlinkMessage): ErrorReply {
     // Uncapped, the whole request is echoed (padded) before the TLVs.
     let tlvs = p + NLMSGERR_LEN;
     if (!capped) {
-      if (request.len < NLMSG_HDRLEN || request.len > end - p - 4) {
+      if (request.len < _NLMSG_HDRLEN || request.len > end - p - 4) {
         throw new NetlinkDecodeError(`echoed request length ${request.len} does not fit the NLMSG_ERROR`, p + 4);
       }
       tlvs = Math.min(p + 4 + align4(request.len), end);
@@ -262,7 +268,7 @@ export interface DoneReply {
 
 /** Decodes NLMSG_DONE: an optional int error, then extended-ack TLVs when NLM_F_ACK_TLVS is set. */
 export function decodeDone(msg: NetlinkMessage): DoneReply {
-  const p = msg.offset + NLMSG_HDRLEN;
+  const p = msg.offset + _NLMSG_HDRLEN;
   const end = msg.end;
   if (end - p < 4) return { errno: 0, extAck: undefined };
   const error = msg.buf.readInt32LE(p);

@@ -3,10 +3,11 @@
 // neighbour namespace that must survive every operation.
 import type { ConntrackKey, EntryInput } from '../../harness/conntrack/entry.ts';
 import { normalizeKey } from '../../harness/conntrack/entry.ts';
+import { Conntrack } from '../../harness/conntrack/client.ts';
 import { ConntrackCli } from '../../harness/conntrack/oracle.ts';
 import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
 import { describe, expect } from '../../harness/fixtures/index.ts';
-import { SYSTEMS, systemTest, type SystemContext } from '../../harness/fixtures/systems.ts';
+import { CLIENT_SYSTEM, SYSTEMS, systemTest, type SystemContext } from '../../harness/fixtures/systems.ts';
 
 const FAMILIES = {
   ipv4: { a: '1.1.1.1', b: '2.2.2.2', icmp: 'icmp', echo: 8 },
@@ -22,19 +23,35 @@ function seedEntries(family: keyof typeof FAMILIES, zone: number): { icmp: Entry
   };
 }
 
-for (const variant of SYSTEMS) {
+// Who puts the entries in: the oracle (`conntrack -I`), or the client itself (then every check
+// still goes through the oracle too, so the client cannot pass by agreeing with itself).
+const CREATORS = {
+  oracle: (netns: string) => ({ create: (entries: EntryInput[]) => new ConntrackCli({ netns }).createMany(entries) }),
+  client: (netns: string) => ({
+    async create(entries: EntryInput[]) {
+      await using ct = await Conntrack.open({ netns });
+      await ct.create(entries);
+    },
+  }),
+};
+
+const MATRIX = SYSTEMS.flatMap((variant) =>
+  (variant === CLIENT_SYSTEM ? (['oracle', 'client'] as const) : (['oracle'] as const)).map((creator) => ({ variant, creator })),
+);
+
+for (const { variant, creator } of MATRIX) {
   const test = systemTest(variant);
   for (const family of ['ipv4', 'ipv6'] as const) {
-    describe(`seed suite [${variant.name}] ${family}`, () => {
+    describe(`seed suite [${variant.name}, created by ${creator}] ${family}`, () => {
       // Creates the three entries in the zone, the neighbour zone and the neighbour namespace
       // (through the oracle, `conntrack -I`), and returns a checker for "exactly these are left".
       async function seed({ oracle, zone, neighbourZone, neighbourNetns, sut }: SystemContext) {
         const mine = seedEntries(family, zone);
         const neighbour = Object.values(seedEntries(family, neighbourZone));
         const elsewhere = Object.values(mine);
-        await oracle.createMany([...Object.values(mine), ...neighbour]);
+        await CREATORS[creator](oracle.netns).create([...Object.values(mine), ...neighbour]);
         const otherOracle = new ConntrackCli({ netns: neighbourNetns.name });
-        await otherOracle.createMany(elsewhere);
+        await CREATORS[creator](neighbourNetns.name).create(elsewhere);
         const keys = {
           icmp: normalizeKey(mine.icmp), tcp: normalizeKey(mine.tcp), udp: normalizeKey(mine.udp),
         };
