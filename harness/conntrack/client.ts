@@ -7,7 +7,7 @@ import { NetlinkConnection } from '../netlink/connection.ts';
 import { assertNetnsName } from '../system/names.ts';
 import { decodeEntry, encodeCreate, encodeDelete, encodeDump } from './codec.ts';
 import {
-  assertFamily, assertProtocol, assertZone, normalizeKey,
+  assertFamily, assertProtocol, assertZone, keyString, normalizeKey,
   type ConntrackEntry, type ConntrackKey, type EntryInput,
 } from './entry.ts';
 import type { ListFilter } from './oracle.ts';
@@ -89,7 +89,9 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
   *entries(filter: ListFilter = {}): Generator<ConntrackEntry, void, undefined> {
     const f = validateFilter(filter);
     const batch: ConntrackEntry[] = [];
-    const seen = new Set<number>();
+    // Kernel ids are 32-bit hashes: at 100,000 entries a collision or two is expected, so an id
+    // seen twice is a repeat only when the tuple is the same too.
+    const seen = new Map<number, ConntrackEntry>();
     const request = encodeDump(this.#conn.nextSeq(), {
       family: f.family,
       zone: this.kernelZoneFilter ? f.zone : undefined,
@@ -101,8 +103,9 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
       if (f.family !== undefined && entry.family !== f.family) return;
       if (f.protocol !== undefined && entry.protocol !== f.protocol) return;
       if (entry.id !== undefined) {
-        if (seen.has(entry.id)) return;
-        seen.add(entry.id);
+        const earlier = seen.get(entry.id);
+        if (earlier === undefined) seen.set(entry.id, entry);
+        else if (keyString(earlier) === keyString(entry)) return;
       }
       batch.push(entry);
     });

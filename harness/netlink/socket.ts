@@ -21,6 +21,7 @@ import {
   SOL_NETLINK,
   SOL_SOCKET,
 } from './constants.ts';
+import { assertNetnsName } from '../system/names.ts';
 import { NetlinkSocketError, NetlinkTimeoutError, NetnsNotFoundError, SocketClosedError } from './errors.ts';
 
 export interface NetlinkSocketOptions {
@@ -70,17 +71,8 @@ function native(): Libc {
   return libc;
 }
 
-const NETNS_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-
-/** Validates a /run/netns name: lowercase [a-z0-9][a-z0-9._-]{0,62}, no '/', no '..'. */
-export function assertNetnsName(name: unknown): string {
-  if (typeof name !== 'string' || !NETNS_NAME.test(name) || name.includes('..')) {
-    const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 80)) : String(name);
-    throw new ValidationError('ERR_INVALID_NETNS_NAME', 'netns', name,
-      `invalid namespace name ${shown}: expected 1-63 characters of [a-z0-9._-] starting with [a-z0-9], without '..'`);
-  }
-  return name;
-}
+// Namespace names are validated in one place for the whole harness.
+export { assertNetnsName };
 
 function positiveInt(field: string, value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0) {
@@ -188,14 +180,14 @@ export class NetlinkSocket implements Disposable {
   #portId: number;
   readonly #rbuf: Buffer;
 
-  private constructor(created: Created, protocol: number, netns: string | undefined, timeoutMs: number, recvBufferBytes: number) {
+  private constructor(created: Created, protocol: number, netns: string | undefined, timeoutMs: number, rbuf: Buffer) {
     this.#fd = created.fd;
     this.#portId = created.portId;
     this.extAck = created.extAck;
     this.protocol = protocol;
     this.netns = netns;
     this.timeoutMs = timeoutMs;
-    this.#rbuf = Buffer.allocUnsafeSlow(recvBufferBytes);
+    this.#rbuf = rbuf;
     leaked.register(this, created.fd, this);
   }
 
@@ -208,10 +200,11 @@ export class NetlinkSocket implements Disposable {
     const rcvbuf = positiveInt('rcvbufBytes', options.rcvbufBytes ?? 64 * 1024 * 1024);
     const sndbuf = positiveInt('sndbufBytes', options.sndbufBytes ?? 4 * 1024 * 1024);
     const recvBufferBytes = positiveInt('recvBufferBytes', options.recvBufferBytes ?? 1024 * 1024);
-    const make = () => new NetlinkSocket(create(protocol, timeoutMs, rcvbuf, sndbuf), protocol, netns, timeoutMs, recvBufferBytes);
+    if (netns !== undefined) assertNetnsName(netns);
+    const rbuf = Buffer.allocUnsafeSlow(recvBufferBytes);
+    const make = () => new NetlinkSocket(create(protocol, timeoutMs, rcvbuf, sndbuf), protocol, netns, timeoutMs, rbuf);
     if (netns === undefined) return make();
 
-    assertNetnsName(netns);
     let target: number;
     try {
       target = openSync(`/run/netns/${netns}`, 'r');

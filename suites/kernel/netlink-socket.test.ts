@@ -163,6 +163,23 @@ describe.skipIf(skipReason !== '')('netlink socket in a namespace (root)', () =>
     expect(performance.now() - started).toBeGreaterThanOrEqual(100);
   });
 
+  it('refuses to truncate a datagram larger than the receive buffer', () => {
+    using socket = NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: NETNS, recvBufferBytes: 32 });
+    socket.send(statsCpuDump(5));
+    expect(() => socket.recv()).toThrow(expect.objectContaining({ name: 'NetlinkSocketError', code: 'ERR_NETLINK_SOCKET', syscall: 'recv', errnoName: 'EMSGSIZE' }));
+  });
+
+  it('switches back and leaks nothing when socket() fails inside the namespace', () => {
+    const before = readlinkSync(SELF_NS);
+    const fds = openFds();
+    // No netlink family uses protocol 31.
+    expect(() => NetlinkSocket.open({ protocol: 31, netns: NETNS })).toThrow(
+      expect.objectContaining({ name: 'NetlinkSocketError', code: 'ERR_NETLINK_SOCKET', syscall: 'socket', errnoName: 'EPROTONOSUPPORT' }),
+    );
+    expect(readlinkSync(SELF_NS)).toBe(before);
+    expect(openFds()).toBe(fds);
+  });
+
   it('refuses bad namespace names before touching anything', () => {
     const before = readlinkSync(SELF_NS);
     for (const bad of ['', 'UPPER', '../etc', 'a/b', 'a..b', '-dash', '.dot', '_under', 'sp ace', 'x'.repeat(64), 'nul\0']) {
