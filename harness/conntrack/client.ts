@@ -4,6 +4,7 @@ import { release } from 'node:os';
 import { HarnessError, ValidationError } from '../errors.ts';
 import { NETLINK_NETFILTER } from '../netlink/constants.ts';
 import { NetlinkConnection } from '../netlink/connection.ts';
+import { NetlinkErrnoError } from '../netlink/errors.ts';
 import { assertNetnsName } from '../system/names.ts';
 import { decodeEntry, encodeCreate, encodeDelete, encodeDump } from './codec.ts';
 import {
@@ -34,7 +35,10 @@ export class CreateError extends HarnessError {
 
   constructor(result: CreateResult) {
     const first = result.failed[0];
-    super('ERR_NETLINK_ERRNO', `${result.failed.length} of ${result.failed.length + result.created.length} entries were not created; first: ${first?.error.message}`);
+    const full = result.failed.some((f) => f.error instanceof NetlinkErrnoError && f.error.errnoName === 'ENOMEM')
+      ? ' (ENOMEM: the namespace\'s conntrack table is full, see net.netfilter.nf_conntrack_max; unassured entries are evicted first, assured ones are refused)'
+      : '';
+    super('ERR_NETLINK_ERRNO', `${result.failed.length} of ${result.failed.length + result.created.length} entries were not created; first: ${first?.error.message}${full}`);
     this.result = result;
   }
 }

@@ -88,7 +88,9 @@ export function encodeCreate(key: ConntrackKey, input: EntryInput, seq: number):
   for (const name of input.status ?? []) {
     if (C.SETTABLE_STATUS.has(name)) status |= 1 << C.STATUS_BITS.indexOf(name as (typeof C.STATUS_BITS)[number]);
   }
-  if (status !== 0) attrs.push(attrU32be(C.CTA_STATUS, status));
+  // A new entry is already CONFIRMED when the kernel applies CTA_STATUS, and flipping CONFIRMED
+  // is refused with EBUSY, so the bit must be sent set (Linux 6.18 answers EBUSY otherwise).
+  if (status !== 0) attrs.push(attrU32be(C.CTA_STATUS, status | (1 << C.STATUS_BITS.indexOf('CONFIRMED'))));
   if (input.mark !== undefined) attrs.push(attrU32be(C.CTA_MARK, input.mark));
   const table = STATE_TABLES[key.protocol];
   if (table) {

@@ -25,3 +25,18 @@ describe('cross-check with conntrack-tools', () => {
     expect((await crossCheck(ct, oracle, { zone })).differences).toEqual([]);
   });
 });
+
+describe('cross-check of entries the client created', () => {
+  test('marks, timeouts, states and status flags set by the client are what conntrack-tools reads back', async ({ netns, oracle, zone }) => {
+    await using ct = await Conntrack.open({ netns: netns.name });
+    const entries = mixedSamples(zone, 4);
+    await ct.create(entries);
+    const report = await crossCheck(ct, oracle, { zone });
+    expect(report.compared).toBe(entries.length);
+    expect(report.differences).toEqual([]);
+    const listed = await ct.list({ zone });
+    // Half of the samples asked for SEEN_REPLY+ASSURED (see mixedSamples): the kernel must have set both.
+    expect(listed.filter((e) => e.status?.includes('ASSURED') && e.status.includes('SEEN_REPLY'))).toHaveLength(entries.length / 2);
+    expect(listed.filter((e) => e.mark === 7)).toHaveLength(entries.length / 4);
+  });
+});
