@@ -12,6 +12,7 @@ export type HarnessErrorCode =
   | 'ERR_INVALID_ENTRY'
   | 'ERR_INVALID_NETNS_NAME'
   | 'ERR_NETNS_REQUIRED'
+  | 'ERR_NETNS_IS_HOST'
   | 'ERR_INVALID_ARGUMENT'
   // system / commands
   | 'ERR_COMMAND_FAILED'

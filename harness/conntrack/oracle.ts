@@ -211,14 +211,8 @@ export class ConntrackCli {
   /** `conntrack -R FILE`: many entries in one process, from a private (0600) temp file. */
   async createMany(entries: readonly EntryInput[], argsOf: (entry: EntryInput) => string[] = createArgs): Promise<void> {
     if (entries.length === 0) return;
-    const lines = entries.map((e) => ['-I', ...argsOf(e)].join(' ')).join('\n');
-    const file = tmp.fileSync({ prefix: 'cth-load-', postfix: '.txt', mode: 0o600 });
-    try {
-      await writeFile(file.name, `${lines}\n`);
-      await this.run(['-R', file.name]);
-    } finally {
-      file.removeCallback();
-    }
+    const lines = entries.map((e) => ['-I', ...argsOf(e)].join(' '));
+    await withPrivateFile(`${lines.join('\n')}\n`, (path) => this.run(['-R', path]));
   }
 
   /** `conntrack -D` by original tuple and zone; returns how many were deleted (0 when none matched). */
@@ -231,6 +225,20 @@ export class ConntrackCli {
   async deleteZone(zone: number): Promise<number> {
     const { stderr } = await this.run(['-D', '-w', String(assertZone(zone))], { extraOkCodes: [1] });
     return deletedCount(stderr);
+  }
+}
+
+/**
+ * Writes `content` to a temp file only root can read (0600, made by tmp with O_EXCL), runs `fn`
+ * with its path, and removes it whatever happens.
+ */
+export async function withPrivateFile<T>(content: string, fn: (path: string) => Promise<T>): Promise<T> {
+  const file = tmp.fileSync({ prefix: 'cth-load-', postfix: '.txt', mode: 0o600 });
+  try {
+    await writeFile(file.name, content);
+    return await fn(file.name);
+  } finally {
+    file.removeCallback();
   }
 }
 

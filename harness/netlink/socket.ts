@@ -21,6 +21,7 @@ import {
   SOL_NETLINK,
   SOL_SOCKET,
 } from './constants.ts';
+import { assertNotHostNetns } from '../system/hostguard.ts';
 import { assertNetnsName } from '../system/names.ts';
 import { NetlinkSocketError, NetlinkTimeoutError, NetnsNotFoundError, SocketClosedError } from './errors.ts';
 
@@ -215,6 +216,7 @@ export class NetlinkSocket implements Disposable {
       throw new NetlinkSocketError('open', errno, `/run/netns/${netns}`, { cause: error });
     }
     try {
+      assertNotHostNetns(netns, target);
       return inNamespace(target, netns, make);
     } finally {
       closeSync(target);

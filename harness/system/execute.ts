@@ -2,6 +2,7 @@
 // typed errors. Options mirror Neutron's `execute(run_as_root, check_exit_code, extra_ok_codes)`.
 import { execa, ExecaError } from 'execa';
 import { HarnessError } from '../errors.ts';
+import { assertNotHostNetns } from './hostguard.ts';
 import { assertNetnsName } from './names.ts';
 
 export interface ExecuteOptions {
@@ -60,7 +61,10 @@ export function effectiveArgv(argv: readonly string[], options: ExecuteOptions =
     throw new HarnessError('ERR_INVALID_ARGUMENT', 'execute() needs a non-empty argv array of strings');
   }
   let full = [...argv];
-  if (options.netns !== undefined) full = ['ip', 'netns', 'exec', assertNetnsName(options.netns), ...full];
+  if (options.netns !== undefined) {
+    assertNotHostNetns(assertNetnsName(options.netns));
+    full = ['ip', 'netns', 'exec', options.netns, ...full];
+  }
   if (options.runAsRoot && !isRoot()) full = ['sudo', '-n', ...full];
   return full;
 }

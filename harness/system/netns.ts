@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { HarnessError } from '../errors.ts';
 import { CommandError, execute, type ExecuteOptions, type ExecuteResult } from './execute.ts';
 import { linkUp, netnsAdd, netnsDelete, netnsPids } from './ip.ts';
+import { isHostNetns } from './hostguard.ts';
 import { assertNetnsName } from './names.ts';
 import { currentSession, NETNS_PREFIX } from './session.ts';
 
@@ -19,8 +20,11 @@ export function netnsExists(name: string): boolean {
 /** Kills every process inside the namespace, then deletes it. Missing namespaces are fine. */
 export async function destroyNetns(name: string): Promise<void> {
   assertNetnsName(name);
+  // A name bound to the host namespace (ip netns attach) only loses its bind mount: its "pids"
+  // would be every process of the machine.
+  const host = isHostNetns(netnsPath(name));
   for (let attempt = 0; attempt < 5 && netnsExists(name); attempt++) {
-    for (const pid of await netnsPids(name)) {
+    for (const pid of host ? [] : await netnsPids(name)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {

@@ -1,0 +1,58 @@
+// Source hygiene the threat model relies on: no shell strings anywhere (argv arrays through execa
+// only), and the oracle's temp files are private and removed.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { withPrivateFile } from '../../harness/conntrack/oracle.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+    const path = join(dir, d.name);
+    if (d.isDirectory()) return d.name === 'node_modules' || d.name.startsWith('.') ? [] : sources(path);
+    return /\.(ts|js|mjs|cjs)$/.test(d.name) ? [path] : [];
+  });
+}
+
+describe('no shell strings', () => {
+  const files = ['harness', 'scripts', 'suites', 'bin', 'ci'].flatMap((d) => (existsSync(join(root, d)) ? sources(join(root, d)) : []));
+  const self = new URL(import.meta.url).pathname;
+  // Patterns that would run a command through a shell or from one string.
+  const FORBIDDEN: Array<[RegExp, string]> = [
+    [/shell\s*:\s*true/, 'shell: true'],
+    [/\bexecSync\s*\(/, 'child_process.execSync'],
+    [/\bexec\s*\(\s*[`'"]/, 'child_process.exec with a string'],
+    [/\$`|execaCommand|execaCommandSync/, 'execa template/command strings'],
+    [/['"`](?:sh|bash)['"`]\s*,\s*\[\s*['"`]-c['"`]/, 'sh -c'],
+  ];
+
+  test('the scan sees the code', () => {
+    expect(files.length).toBeGreaterThan(20);
+    expect(files.some((f) => f.endsWith('harness/system/execute.ts'))).toBe(true);
+  });
+
+  for (const [pattern, what] of FORBIDDEN) {
+    test(`no ${what}`, () => {
+      const hits = files.filter((f) => f !== self && pattern.test(readFileSync(f, 'utf8'))).map((f) => relative(root, f));
+      expect(hits).toEqual([]);
+    });
+  }
+});
+
+describe('temp files', () => {
+  test('are 0600 while used and gone afterwards, also when the command fails', async () => {
+    let seen = '';
+    await withPrivateFile('-I -p udp\n', async (path) => {
+      seen = path;
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(readFileSync(path, 'utf8')).toBe('-I -p udp\n');
+    });
+    expect(existsSync(seen)).toBe(false);
+    await expect(withPrivateFile('x', async (path) => {
+      seen = path;
+      throw new Error('boom');
+    })).rejects.toThrow('boom');
+    expect(existsSync(seen)).toBe(false);
+  });
+});
