@@ -20,7 +20,7 @@ describe('meta', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cth-meta-'));
     try {
       const out = join(dir, 'report.json');
-      await execute(['npx', 'vitest', 'run', '--config', 'suites/meta/vitest.meta.config.ts', '--reporter=json', `--outputFile=${out}`],
+      await execute(['npx', 'vitest', 'run', '--config', 'suites/meta/vitest.meta.config.ts', 'suites/meta/broken-spec.fixture.ts', '--reporter=json', `--outputFile=${out}`],
         { checkExitCode: false, timeout: 180_000 });
       const report = JSON.parse(readFileSync(out, 'utf8')) as JsonReport;
       const results = report.testResults.flatMap((r) => r.assertionResults);
