@@ -58,14 +58,14 @@ async function expectCount(cli: ConntrackCli, ct: Conntrack, zone: number, n: nu
 }
 
 /** Peak RSS of a separate process that lists the zone with the client (so the bench's own memory does not count). */
-async function listPeakRss(netns: string, zone: number): Promise<{ peakRssMb: number; entries: number }> {
+async function listPeakRss(netns: string, zone: number, mode: 'list' | 'stream'): Promise<{ mode: string; peakRssMb: number; entries: number }> {
   const child = resolve(dirname(new URL(import.meta.url).pathname), 'bench-list-child.ts');
-  const { stdout } = await execa('npx', ['tsx', child, netns, String(zone)], { timeout: 120_000 });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as { peakRssMb: number; entries: number };
+  const { stdout } = await execa('npx', ['tsx', child, netns, String(zone), mode], { timeout: 120_000 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as { mode: string; peakRssMb: number; entries: number };
 }
 
 const rows: Row[] = [];
-const memory: Array<{ size: number; peakRssMb: number; entries: number }> = [];
+const memory: Array<{ size: number; mode: string; peakRssMb: number; entries: number }> = [];
 const started = performance.now();
 
 for (const n of SIZES) {
@@ -113,7 +113,8 @@ for (const n of SIZES) {
   }
   if (n >= 100_000) {
     await ct.create(mine);
-    memory.push({ size: n, ...(await listPeakRss(ns.name, ZONE)) });
+    memory.push({ size: n, ...(await listPeakRss(ns.name, ZONE, 'list')) });
+    memory.push({ size: n, ...(await listPeakRss(ns.name, ZONE, 'stream')) });
     await ct.flush({ zone: ZONE });
   }
   await expectCount(cli, ct, NEIGHBOUR, n, 'at the end');
@@ -130,7 +131,9 @@ console.log('size     operation                client        conntrack CLI   cli
 for (const r of rows) {
   console.log(`${String(r.size).padEnd(8)} ${r.operation.padEnd(24)} ${fmt(r.clientMs).padStart(10)} ${fmt(r.cliMs).padStart(15)} ${r.ratio.toFixed(3).padStart(12)}`);
 }
-for (const m of memory) console.log(`peak RSS of a process listing ${m.entries} entries with the client: ${m.peakRssMb.toFixed(0)} MB`);
+for (const m of memory) {
+  console.log(`peak RSS of a process listing ${m.entries} entries with the client (${m.mode === 'list' ? 'list(): one array' : 'entries(): streamed'}): ${m.peakRssMb.toFixed(0)} MB`);
+}
 const perEntry = rows.find((r) => r.operation === 'delete 1 process/entry');
 if (perEntry) console.log(`delete by tuple vs one conntrack -D per entry: ${(perEntry.cliMs / perEntry.clientMs).toFixed(0)}x faster`);
 console.log(`total ${fmt(performance.now() - started)}`);

@@ -86,34 +86,54 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
   }
 
   /**
-   * Streams the entries that match `filter`, de-duplicated by kernel id (a dump can repeat an
-   * entry while the table changes). The zone is filtered in the kernel when it can, and always
-   * checked here too.
+   * Streams the entries that match `filter`, one received datagram at a time (a few hundred
+   * entries), so a 100,000-entry table never has to be held at once. De-duplicated by kernel id
+   * and tuple (a dump can repeat an entry while the table changes). The zone is filtered in the
+   * kernel when it can, and always checked here too. Breaking out early drains the dump.
    */
   *entries(filter: ListFilter = {}): Generator<ConntrackEntry, void, undefined> {
     const f = validateFilter(filter);
-    const batch: ConntrackEntry[] = [];
+    const pending: ConntrackEntry[] = [];
     // Kernel ids are 32-bit hashes: at 100,000 entries a collision or two is expected, so an id
     // seen twice is a repeat only when the tuple is the same too.
-    const seen = new Map<number, ConntrackEntry>();
+    const seen = new Map<number, string>();
     const request = encodeDump(this.#conn.nextSeq(), {
       family: f.family,
       zone: this.kernelZoneFilter ? f.zone : undefined,
     });
-    this.#conn.dump(request, (msg) => {
+    const chunks = this.#conn.dumpChunks(request, (msg) => {
       const entry = decodeEntry(msg);
       if (!entry) return;
       if (f.zone !== undefined && entry.zone !== f.zone) return;
       if (f.family !== undefined && entry.family !== f.family) return;
       if (f.protocol !== undefined && entry.protocol !== f.protocol) return;
       if (entry.id !== undefined) {
+        const key = keyString(entry);
         const earlier = seen.get(entry.id);
-        if (earlier === undefined) seen.set(entry.id, entry);
-        else if (keyString(earlier) === keyString(entry)) return;
+        if (earlier === undefined) seen.set(entry.id, key);
+        else if (earlier === key) return;
       }
-      batch.push(entry);
+      pending.push(entry);
     });
-    yield* batch;
+    try {
+      for (;;) {
+        const step = chunks.next();
+        yield* pending;
+        pending.length = 0;
+        if (step.done) return;
+      }
+    } finally {
+      chunks.return(undefined as never);
+    }
+  }
+
+  /** `entries()` as an async iterator: yields to the event loop between datagrams. */
+  async *stream(filter: ListFilter = {}): AsyncGenerator<ConntrackEntry, void, undefined> {
+    let n = 0;
+    for (const entry of this.entries(filter)) {
+      yield entry;
+      if (++n % 1000 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   async list(filter: ListFilter = {}): Promise<ConntrackEntry[]> {

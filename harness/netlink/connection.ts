@@ -154,6 +154,20 @@ export class NetlinkConnection implements Disposable {
    * error is rethrown.
    */
   dump(message: Uint8Array, onMessage: (msg: NetlinkMessage) => void): DumpResult {
+    const chunks = this.dumpChunks(message, onMessage);
+    for (;;) {
+      const step = chunks.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /**
+   * The same dump, one received datagram at a time: the generator yields after each datagram's
+   * messages went through `onMessage`, so a caller can hand results on before the next recv and
+   * never hold the whole table. Stopping early (return/break) drains the rest of the dump so the
+   * socket stays usable.
+   */
+  *dumpChunks(message: Uint8Array, onMessage: (msg: NetlinkMessage) => void): Generator<void, DumpResult, undefined> {
     const { flags, seq } = header(message, 0);
     if ((flags & NLM_F_REQUEST) === 0 || (flags & NLM_F_DUMP) !== NLM_F_DUMP) {
       throw new ValidationError('ERR_INVALID_ARGUMENT', 'message', flags, 'a dump request needs NLM_F_REQUEST|NLM_F_DUMP');
@@ -162,11 +176,12 @@ export class NetlinkConnection implements Disposable {
     let interrupted = false;
     let done = false;
     let failed = false;
+    let stopped = false;
     let failure: unknown;
     const visit = (msg: NetlinkMessage): boolean => {
       if (msg.seq !== seq) return true;
-      if ((msg.flags & _NLM_F_DUMP_INTR) !== 0) interrupted = true;
-      if (msg.type === _NLMSG_DONE) {
+      if ((msg.flags & NLM_F_DUMP_INTR) !== 0) interrupted = true;
+      if (msg.type === NLMSG_DONE) {
         const d = decodeDone(msg);
         if (d.errno !== 0 && !failed) {
           failed = true;
@@ -175,7 +190,7 @@ export class NetlinkConnection implements Disposable {
         done = true;
         return false;
       }
-      if (msg.type === _NLMSG_ERROR) {
+      if (msg.type === NLMSG_ERROR) {
         const e = decodeError(msg);
         if (e.errno === 0) return true; // an ACK, if NLM_F_ACK was asked for
         if (!failed) {
@@ -185,7 +200,7 @@ export class NetlinkConnection implements Disposable {
         done = true;
         return false;
       }
-      if (msg.type < _NLMSG_MIN_TYPE || failed) return true;
+      if (msg.type < NLMSG_MIN_TYPE || failed || stopped) return true;
       try {
         onMessage(msg);
       } catch (error) {
@@ -194,17 +209,32 @@ export class NetlinkConnection implements Disposable {
       }
       return true;
     };
-    while (!done) {
-      let datagram: Buffer;
-      try {
-        datagram = this.socket.recv();
-      } catch (error) {
-        if (error instanceof NetlinkTimeoutError) {
-          throw new NetlinkTimeoutError(`netlink dump (seq ${seq}) got no NLMSG_DONE within ${error.timeoutMs} ms`, error.timeoutMs, { cause: error });
+    let ended = false;
+    try {
+      while (!done) {
+        let datagram: Buffer;
+        try {
+          datagram = this.socket.recv();
+        } catch (error) {
+          if (error instanceof NetlinkTimeoutError) {
+            throw new NetlinkTimeoutError(`netlink dump (seq ${seq}) got no NLMSG_DONE within ${error.timeoutMs} ms`, error.timeoutMs, { cause: error });
+          }
+          throw error;
         }
-        throw error;
+        forEachMessage(datagram, visit);
+        if (!done && !failed) yield;
       }
-      forEachMessage(datagram, visit);
+      ended = true;
+    } catch (error) {
+      ended = true;
+      throw error;
+    } finally {
+      // Not ended: the caller stopped at a yield (return/break). Read the rest of the dump so the
+      // next request on this socket starts clean.
+      if (!ended) {
+        stopped = true;
+        while (!done) forEachMessage(this.socket.recv(), visit);
+      }
     }
     if (failed) throw failure;
     return { interrupted };
