@@ -1,10 +1,10 @@
 // The system under test: a ctnetlink client that lists, deletes, flushes and creates conntrack
 // entries inside one named namespace, over a netlink socket opened in that namespace.
-import { release } from 'node:os';
 import { HarnessError, ValidationError } from '../errors.ts';
 import { NETLINK_NETFILTER } from '../netlink/constants.ts';
 import { NetlinkConnection } from '../netlink/connection.ts';
 import { NetlinkErrnoError } from '../netlink/errors.ts';
+import { kernelFiltersZones } from '../system/kernel.ts';
 import { assertNetnsName } from '../system/names.ts';
 import { decodeEntry, encodeCreate, encodeDelete, encodeDump } from './codec.ts';
 import {
@@ -41,15 +41,6 @@ export class CreateError extends HarnessError {
     super('ERR_NETLINK_ERRNO', `${result.failed.length} of ${result.failed.length + result.created.length} entries were not created; first: ${first?.error.message}${full}`);
     this.result = result;
   }
-}
-
-/** Linux >= 6.8 filters a conntrack dump by CTA_ZONE; older kernels ignore the attribute. */
-export function kernelFiltersZones(kernelRelease = release()): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(kernelRelease);
-  if (!m) return false;
-  const major = Number(m[1]);
-  const minor = Number(m[2]);
-  return major > 6 || (major === 6 && minor >= 8);
 }
 
 function validateFilter(filter: ListFilter): ListFilter {
@@ -211,3 +202,5 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     this.close();
   }
 }
+
+export { kernelFiltersZones };

@@ -8,7 +8,10 @@ export interface Check {
   ok: boolean;
   required: boolean;
   detail: string;
+  /** A command (or the one thing to do) that fixes a failed check. */
   fix?: string;
+  /** Version of the tool or component checked, when it has one (doctor fills it in). */
+  version?: string;
 }
 
 const CAP_NET_ADMIN = 12;
@@ -51,13 +54,22 @@ export function basicChecks(): Check[] {
   const uid = process.getuid?.() ?? -1;
   const caps = effectiveCaps();
   const hasCap = (bit: number) => (caps & (1n << BigInt(bit))) !== 0n;
-  const privileged = uid === 0 || (hasCap(CAP_NET_ADMIN) && hasCap(CAP_SYS_ADMIN));
+  // Capabilities decide, not the uid: root in an unprivileged container lacks both, and
+  // `ip netns add` needs CAP_SYS_ADMIN (it mounts) besides CAP_NET_ADMIN.
+  const missing = ([[CAP_NET_ADMIN, 'CAP_NET_ADMIN'], [CAP_SYS_ADMIN, 'CAP_SYS_ADMIN']] as const)
+    .filter(([bit]) => !hasCap(bit))
+    .map(([, name]) => name);
+  const privileged = missing.length === 0;
   checks.push({
     name: 'root',
     ok: privileged,
     required: true,
-    detail: privileged ? `uid ${uid}, CAP_NET_ADMIN and CAP_SYS_ADMIN effective` : `not root (uid ${uid}) and no CAP_NET_ADMIN+CAP_SYS_ADMIN`,
-    fix: 'run as root: sudo npm test',
+    detail: privileged
+      ? `uid ${uid}, CAP_NET_ADMIN and CAP_SYS_ADMIN effective`
+      : uid === 0
+        ? `uid 0 but ${missing.join(' and ')} not effective (an unprivileged container?)`
+        : `not root (uid ${uid}) and no CAP_NET_ADMIN+CAP_SYS_ADMIN`,
+    fix: 'sudo npm test (run as root, or with CAP_NET_ADMIN and CAP_SYS_ADMIN)',
   });
   for (const [tool, pkg] of Object.entries(REQUIRED_TOOLS)) {
     const path = findExecutable(tool);
@@ -66,7 +78,7 @@ export function basicChecks(): Check[] {
       ok: path !== undefined,
       required: true,
       detail: path ?? `${tool} not found in PATH`,
-      fix: `sudo ./scripts/setup.sh (installs ${pkg})`,
+      fix: `sudo apt-get install -y ${pkg}`,
     });
   }
   const conntrackProc = existsSync('/proc/sys/net/netfilter/nf_conntrack_max');
@@ -75,14 +87,14 @@ export function basicChecks(): Check[] {
     ok: conntrackProc || existsSync('/proc/net/nf_conntrack') || existsSync('/sys/module/nf_conntrack'),
     required: true,
     detail: conntrackProc ? 'nf_conntrack present' : 'nf_conntrack not loaded',
-    fix: 'sudo modprobe nf_conntrack nf_conntrack_netlink',
+    fix: 'sudo modprobe -a nf_conntrack nf_conntrack_netlink',
   });
   checks.push({
     name: 'kernel:netns',
     ok: existsSync('/proc/self/ns/net'),
     required: true,
     detail: existsSync('/proc/self/ns/net') ? 'network namespaces supported' : 'no /proc/self/ns/net',
-    fix: 'a kernel built with CONFIG_NET_NS=y',
+    fix: 'boot a kernel built with CONFIG_NET_NS=y',
   });
   return checks;
 }

@@ -1,0 +1,99 @@
+// The one way the harness waits for something eventually consistent (entries made by real packets,
+// a listener, a process's output): p-retry polling with a bounded total time, never a fixed sleep.
+import pRetry from 'p-retry';
+import { HarnessError } from '../errors.ts';
+
+/** What one look found: done with a value, or not yet with a description of what was seen. */
+export type ProbeResult<T> = { done: true; value: T } | { done: false; seen: string };
+
+export type Probe<T> = (attempt: number) => ProbeResult<T> | Promise<ProbeResult<T>>;
+
+export function ready<T>(value: T): ProbeResult<T> {
+  return { done: true, value };
+}
+
+export function notYet<T = never>(seen: string): ProbeResult<T> {
+  return { done: false, seen };
+}
+
+export interface WaitOptions {
+  /** What is expected, for the error message: e.g. `tcp entry 10.0.0.1:4000 -> 10.0.0.2:5000 in zone 7`. */
+  what: string;
+  /** Upper bound on the whole wait, probes included. Default 10 s. */
+  timeoutMs?: number;
+  /** First delay between two looks (ms, default 20); it grows by 1.5x up to `maxIntervalMs`. */
+  intervalMs?: number;
+  /** Longest delay between two looks (ms, default 250). */
+  maxIntervalMs?: number;
+}
+
+export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
+
+/** A wait that ran out of time: says what was expected and what was last seen. */
+export class WaitTimeoutError extends HarnessError {
+  override name = 'WaitTimeoutError';
+  readonly what: string;
+  readonly lastSeen: string;
+  readonly attempts: number;
+  readonly elapsedMs: number;
+
+  constructor(what: string, lastSeen: string, attempts: number, elapsedMs: number) {
+    super('ERR_WAIT_TIMEOUT',
+      `timed out after ${Math.round(elapsedMs)} ms (${attempts} looks) waiting for ${what}; last seen: ${lastSeen}`);
+    this.what = what;
+    this.lastSeen = lastSeen;
+    this.attempts = attempts;
+    this.elapsedMs = elapsedMs;
+  }
+}
+
+class NotYet extends Error {}
+const DEADLINE = Symbol('deadline');
+
+/**
+ * Calls `probe` until it reports done, and returns its value. A probe that throws ends the wait
+ * with that error at once (a failure is not "not yet"). When `timeoutMs` is over, even in the
+ * middle of a probe, it throws a WaitTimeoutError (`ERR_WAIT_TIMEOUT`).
+ */
+export async function waitFor<T>(probe: Probe<T>, options: WaitOptions): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+  if (typeof options.what !== 'string' || options.what.length === 0 || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+    throw new HarnessError('ERR_INVALID_ARGUMENT', 'waitFor needs { what } and a finite timeoutMs > 0');
+  }
+  const start = performance.now();
+  const controller = new AbortController();
+  let deadlineReached!: (marker: typeof DEADLINE) => void;
+  const deadline = new Promise<typeof DEADLINE>((resolve) => { deadlineReached = resolve; });
+  const timer = setTimeout(() => {
+    deadlineReached(DEADLINE);
+    controller.abort(DEADLINE);
+  }, timeoutMs);
+  let lastSeen = 'nothing (no look finished in time)';
+  let attempts = 0;
+  const timedOut = () => new WaitTimeoutError(options.what, lastSeen, attempts, performance.now() - start);
+  try {
+    return await pRetry(async (attempt) => {
+      attempts = attempt;
+      const look = Promise.resolve().then(() => probe(attempt));
+      look.catch(() => {}); // a probe still running at the deadline must not reject unhandled
+      const result = await Promise.race([look, deadline]);
+      if (result === DEADLINE) throw timedOut();
+      if (result.done) return result.value;
+      lastSeen = result.seen;
+      throw new NotYet(result.seen);
+    }, {
+      retries: Number.POSITIVE_INFINITY,
+      minTimeout: options.intervalMs ?? 20,
+      factor: 1.5,
+      maxTimeout: options.maxIntervalMs ?? 250,
+      maxRetryTime: timeoutMs,
+      shouldRetry: ({ error }) => error instanceof NotYet,
+      signal: controller.signal,
+    });
+  } catch (error) {
+    if (error instanceof NotYet || error === DEADLINE) throw timedOut();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
