@@ -1,5 +1,6 @@
 // ICMP echo over IPv4: identity is type, code and id (the kernel inverts echo 8 into reply 0).
 import { ICMP_IDENTITY, SAMPLE_ADDRESSES, defaultOracleArgs, type ProtocolSpec } from './spec.ts';
+import { pingRecipe } from './traffic.ts';
 
 export const icmp: ProtocolSpec = {
   name: 'icmp',
@@ -18,4 +19,5 @@ export const icmp: ProtocolSpec = {
     })),
   oracleArgs: defaultOracleArgs,
   identity: ICMP_IDENTITY,
+  traffic: [pingRecipe('icmp')],
 };

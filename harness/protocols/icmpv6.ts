@@ -1,5 +1,6 @@
 // ICMPv6 echo (type 128, reply 129): IPv6 only, identity is type, code and id.
 import { ICMP_IDENTITY, SAMPLE_ADDRESSES, defaultOracleArgs, type ProtocolSpec } from './spec.ts';
+import { pingRecipe } from './traffic.ts';
 
 export const icmpv6: ProtocolSpec = {
   name: 'icmpv6',
@@ -18,4 +19,5 @@ export const icmpv6: ProtocolSpec = {
     })),
   oracleArgs: defaultOracleArgs,
   identity: ICMP_IDENTITY,
+  traffic: [pingRecipe('icmpv6')],
 };

@@ -2,6 +2,7 @@
 // entries, how the oracle creates one, what the kernel or CLI cannot do, and (optionally) traffic.
 import { createArgs } from '../conntrack/oracle.ts';
 import type { ConntrackEntry, EntryInput, Family, ProtocolName } from '../conntrack/entry.ts';
+import type { TrafficRecipe } from './traffic.ts';
 
 /** The cases every generic suite runs; a spec can opt out of one with a reason. */
 export type GenericCase =
@@ -38,6 +39,8 @@ export interface ProtocolSpec {
   identity: readonly (keyof ConntrackEntry)[];
   /** Cases the kernel or the CLI cannot do for this protocol, with the reason (the suite skips them). */
   unsupported?: Partial<Record<GenericCase, string>>;
+  /** Real-traffic recipes (harness/protocols/traffic.ts): the traffic suites run each one per family. */
+  traffic?: readonly TrafficRecipe[];
 }
 
 export const PORT_IDENTITY = ['family', 'protocol', 'zone', 'src', 'dst', 'sport', 'dport'] as const;

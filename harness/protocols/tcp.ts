@@ -1,5 +1,6 @@
 // TCP over IPv4 and IPv6: entries carry a state; samples are ESTABLISHED like the seed's.
 import { defaultOracleArgs, PORT_IDENTITY, portSamples, type ProtocolSpec } from './spec.ts';
+import { tcpRecipe } from './traffic.ts';
 
 export const tcp: ProtocolSpec = {
   name: 'tcp',
@@ -9,4 +10,5 @@ export const tcp: ProtocolSpec = {
   samples: portSamples('tcp', { tcpState: 'ESTABLISHED' }),
   oracleArgs: defaultOracleArgs,
   identity: PORT_IDENTITY,
+  traffic: [tcpRecipe('established'), tcpRecipe('time-wait')],
 };
