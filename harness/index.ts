@@ -13,3 +13,8 @@ export { sweep, type SweepReport } from './system/sweeper.ts';
 export { readiness, basicChecks, type Check, type Readiness } from './system/prerequisites.ts';
 export { assertNetnsName } from './system/names.ts';
 export { PROTOCOL_SPECS, type ProtocolSpec, type GenericCase } from './protocols/index.ts';
+export { Topology, TOPOLOGY_ADDRESSES, readSysctl, writeSysctl, type TopologyOptions, type Side } from './system/topology.ts';
+export { ProcessGroup, OwnedProcess, type SpawnOptions } from './system/processes.ts';
+export { waitFor, ready, notYet, WaitTimeoutError, type WaitOptions } from './system/wait.ts';
+export { pingRecipe, tcpRecipe, udpRecipe, type TrafficRecipe, type TrafficFlow } from './protocols/traffic.ts';
+export { runDoctor, formatReport, type DoctorReport } from './system/doctor.ts';

@@ -57,7 +57,7 @@ export const ${name}: ProtocolSpec = {
   // unsupported: { 'flush-zone': 'why' },
 };
 `
-  : `import { defaultOracleArgs, ICMP_IDENTITY, SAMPLE_ADDRESSES, type ProtocolSpec } from './spec.ts';
+  : `import { defaultOracleArgs, echoSamples, ICMP_IDENTITY, type ProtocolSpec } from './spec.ts';
 
 export const ${name}: ProtocolSpec = {
   name: '${name}',
@@ -65,16 +65,7 @@ export const ${name}: ProtocolSpec = {
   number: ${p.number},
   families: ${families},
   // N distinct entries: the echo id varies.
-  samples: ({ family, zone, count }) =>
-    Array.from({ length: count }, (_, i) => ({
-      protocol: '${protocol}' as const,
-      src: SAMPLE_ADDRESSES[family].src(i >> 12),
-      dst: SAMPLE_ADDRESSES[family].dst,
-      icmpType: ${protocol === 'icmpv6' ? 128 : 8},
-      icmpCode: 0,
-      icmpId: (i & 4095) + 1,
-      zone,
-    })),
+  samples: echoSamples('${protocol}', ${protocol === 'icmpv6' ? 128 : 8}),
   oracleArgs: defaultOracleArgs,
   identity: ICMP_IDENTITY,
 };

@@ -66,4 +66,18 @@ export function portSamples(protocol: ProtocolName, extra: Partial<EntryInput> =
     }));
 }
 
+/** Samples for an echo protocol (ICMP, ICMPv6): the echo id varies with i, then the source. */
+export function echoSamples(protocol: 'icmp' | 'icmpv6', icmpType: number) {
+  return ({ family, zone, count }: SampleOptions): EntryInput[] =>
+    Array.from({ length: count }, (_, i) => ({
+      protocol,
+      src: SAMPLE_ADDRESSES[family].src(i >> 12),
+      dst: SAMPLE_ADDRESSES[family].dst,
+      icmpType,
+      icmpCode: 0,
+      icmpId: (i & 4095) + 1,
+      zone,
+    }));
+}
+
 export const defaultOracleArgs = createArgs;
