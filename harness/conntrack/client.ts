@@ -6,9 +6,9 @@ import { NetlinkConnection } from '../netlink/connection.ts';
 import { NetlinkErrnoError } from '../netlink/errors.ts';
 import { kernelFiltersZones } from '../system/kernel.ts';
 import { assertNetnsName } from '../system/names.ts';
-import { decodeEntry, encodeCreate, encodeDelete, encodeDump } from './codec.ts';
+import { decodeEntry, encodeCreate, encodeDelete, encodeDump, type DecodeMeta } from './codec.ts';
 import {
-  assertFamily, assertProtocol, assertZone, keyString, normalizeKey,
+  assertFamily, assertProtocol, assertZone, normalizeKey,
   type ConntrackEntry, type ConntrackKey, type EntryInput,
 } from './entry.ts';
 import type { ListFilter } from './oracle.ts';
@@ -77,35 +77,43 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
   }
 
   /**
-   * Streams the entries that match `filter`, one received datagram at a time (a few hundred
-   * entries), so a 100,000-entry table never has to be held at once. De-duplicated by kernel id
-   * and tuple (a dump can repeat an entry while the table changes). The zone is filtered in the
-   * kernel when it can, and always checked here too. Breaking out early drains the dump.
+   * Starts a dump for `filter` and returns its chunk generator; every matching entry goes to
+   * `sink`. The zone is filtered in the kernel when it can, and always checked here too. A dump
+   * can repeat an entry while the table changes, so entries are de-duplicated by kernel id; ids
+   * are 32-bit hashes that collide at 100,000 entries, so a repeated id is only a repeat when the
+   * hash of the original tuple and zone is the same too.
    */
-  *entries(filter: ListFilter = {}): Generator<ConntrackEntry, void, undefined> {
+  #dump(filter: ListFilter, sink: (entry: ConntrackEntry) => void): Generator<void, unknown, undefined> {
     const f = validateFilter(filter);
-    const pending: ConntrackEntry[] = [];
-    // Kernel ids are 32-bit hashes: at 100,000 entries a collision or two is expected, so an id
-    // seen twice is a repeat only when the tuple is the same too.
-    const seen = new Map<number, string>();
+    const seen = new Map<number, number>();
+    const meta: DecodeMeta = { tupleHash: 0 };
     const request = encodeDump(this.#conn.nextSeq(), {
       family: f.family,
       zone: this.kernelZoneFilter ? f.zone : undefined,
     });
-    const chunks = this.#conn.dumpChunks(request, (msg) => {
-      const entry = decodeEntry(msg);
+    return this.#conn.dumpChunks(request, (msg) => {
+      const entry = decodeEntry(msg, meta);
       if (!entry) return;
       if (f.zone !== undefined && entry.zone !== f.zone) return;
       if (f.family !== undefined && entry.family !== f.family) return;
       if (f.protocol !== undefined && entry.protocol !== f.protocol) return;
       if (entry.id !== undefined) {
-        const key = keyString(entry);
         const earlier = seen.get(entry.id);
-        if (earlier === undefined) seen.set(entry.id, key);
-        else if (earlier === key) return;
+        if (earlier === undefined) seen.set(entry.id, meta.tupleHash);
+        else if (earlier === meta.tupleHash) return;
       }
-      pending.push(entry);
+      sink(entry);
     });
+  }
+
+  /**
+   * Streams the entries that match `filter`, one received datagram at a time (a few hundred
+   * entries), so a 100,000-entry table never has to be held at once. Breaking out early drains
+   * the rest of the dump.
+   */
+  *entries(filter: ListFilter = {}): Generator<ConntrackEntry, void, undefined> {
+    const pending: ConntrackEntry[] = [];
+    const chunks = this.#dump(filter, (entry) => pending.push(entry));
     try {
       for (;;) {
         const step = chunks.next();
@@ -114,7 +122,7 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
         if (step.done) return;
       }
     } finally {
-      chunks.return(undefined as never);
+      chunks.return(undefined);
     }
   }
 
@@ -128,12 +136,16 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
   }
 
   async list(filter: ListFilter = {}): Promise<ConntrackEntry[]> {
-    return [...this.entries(filter)];
+    const out: ConntrackEntry[] = [];
+    const chunks = this.#dump(filter, (entry) => out.push(entry));
+    while (!chunks.next().done);
+    return out;
   }
 
   async count(filter: ListFilter = {}): Promise<number> {
     let n = 0;
-    for (const _ of this.entries(filter)) n++;
+    const chunks = this.#dump(filter, () => n++);
+    while (!chunks.next().done);
     return n;
   }
 
