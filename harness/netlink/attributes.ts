@@ -92,17 +92,27 @@ export function attrFlag(type: number): Buffer {
 /** A nested attribute; NLA_F_NESTED is always set. Children are attributes from these encoders. */
 export function attrNest(type: number, children: readonly Uint8Array[]): Buffer {
   checkUint('attribute type', type, 0xffff);
-  let payload = 0;
-  for (const child of children) payload += align4(child.length);
-  const buf = alloc(type | _NLA_F_NESTED, payload);
-  let pos = _NLA_HDRLEN;
-  for (const child of children) {
-    buf.set(child, pos);
-    const padded = align4(child.length);
-    if (padded > child.length) buf.fill(0, pos + child.length, pos + padded);
+  const buf = alloc(type | _NLA_F_NESTED, paddedLength(children));
+  writePadded(buf, _NLA_HDRLEN, children);
+  return buf;
+}
+
+/** Bytes that `parts` take once each is padded to 4 bytes. */
+export function paddedLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const part of parts) n += align4(part.length);
+  return n;
+}
+
+/** Copies `parts` into `buf` from `pos`, each followed by zero padding to 4 bytes; returns the end. */
+export function writePadded(buf: Buffer, pos: number, parts: readonly Uint8Array[]): number {
+  for (const part of parts) {
+    buf.set(part, pos);
+    const padded = align4(part.length);
+    if (padded > part.length) buf.fill(0, pos + part.length, pos + padded);
     pos += padded;
   }
-  return buf;
+  return pos;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Request/response on top of NetlinkSocket: sequence numbers, batched requests with one ACK or
 // errno per message (transact), and streaming dumps that never buffer the whole answer (dump).
 import { ValidationError } from '../errors.ts';
-import { align4 } from './attributes.ts';
+import { align4, writePadded } from './attributes.ts';
 import { NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE } from './constants.ts';
 import { NetlinkErrnoError, NetlinkTimeoutError } from './errors.ts';
 import { decodeDone, decodeError, type ExtAck, forEachMessage, type NetlinkMessage } from './message.ts';
@@ -104,15 +104,7 @@ export class NetlinkConnection implements Disposable {
         datagram = messages[i]!;
       } else {
         const batch = (this.#batch ??= Buffer.allocUnsafeSlow(MAX_BATCH_BYTES));
-        let pos = 0;
-        for (let k = i; k < j; k++) {
-          const m = messages[k]!;
-          batch.set(m, pos);
-          const padded = align4(m.length);
-          if (padded > m.length) batch.fill(0, pos + m.length, pos + padded);
-          pos += padded;
-        }
-        datagram = batch.subarray(0, size);
+        datagram = batch.subarray(0, writePadded(batch, 0, messages.slice(i, j)));
       }
       pending.clear();
       for (let k = i; k < j; k++) pending.set(seqs[k]!, k);

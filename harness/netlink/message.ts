@@ -2,7 +2,7 @@
 // received datagram, and NLMSG_ERROR / NLMSG_DONE decoding including extended-ack TLVs.
 // Header fields are host byte order; like the kernel on x86-64 and arm64, this assumes little-endian.
 import { ValidationError } from '../errors.ts';
-import { align4, attrsByType, checkRange, readString } from './attributes.ts';
+import { align4, attrsByType, checkRange, paddedLength, readString, writePadded } from './attributes.ts';
 import {
   NFGENMSG_LEN,
   NFNETLINK_V0,
@@ -70,21 +70,14 @@ function build(type: number, flags: number, seq: number, pid: number, head: numb
   checkField('flags', flags, 0xffff);
   checkField('seq', seq, 0xffffffff);
   checkField('pid', pid, 0xffffffff);
-  let len = _NLMSG_HDRLEN + head;
-  for (const part of parts) len += align4(part.length);
+  const len = _NLMSG_HDRLEN + head + paddedLength(parts);
   const buf = Buffer.allocUnsafe(len);
   buf.writeUInt32LE(len, 0);
   buf.writeUInt16LE(type, 4);
   buf.writeUInt16LE(flags, 6);
   buf.writeUInt32LE(seq, 8);
   buf.writeUInt32LE(pid, 12);
-  let pos = _NLMSG_HDRLEN + head;
-  for (const part of parts) {
-    buf.set(part, pos);
-    const padded = align4(part.length);
-    if (padded > part.length) buf.fill(0, pos + part.length, pos + padded);
-    pos += padded;
-  }
+  writePadded(buf, _NLMSG_HDRLEN + head, parts);
   return buf;
 }
 
