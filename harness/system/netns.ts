@@ -1,6 +1,7 @@
 // A named network namespace as a typed lifecycle: `Netns.create()` returns a started namespace
 // (`lo` up) owned by this process's session; `destroy()` kills what runs inside and deletes it.
 import { randomBytes } from 'node:crypto';
+import pRetry from 'p-retry';
 import { existsSync } from 'node:fs';
 import { HarnessError } from '../errors.ts';
 import { CommandError, execute, type ExecuteOptions, type ExecuteResult } from './execute.ts';
@@ -23,7 +24,9 @@ export async function destroyNetns(name: string): Promise<void> {
   // A name bound to the host namespace (ip netns attach) only loses its bind mount: its "pids"
   // would be every process of the machine.
   const host = isHostNetns(netnsPath(name));
-  for (let attempt = 0; attempt < 5 && netnsExists(name); attempt++) {
+  // `ip netns delete` can fail while a killed process is still exiting: retry a few times.
+  await pRetry(async () => {
+    if (!netnsExists(name)) return;
     for (const pid of host ? [] : await netnsPids(name)) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -34,11 +37,9 @@ export async function destroyNetns(name: string): Promise<void> {
     try {
       await netnsDelete(name);
     } catch (error) {
-      if (!netnsExists(name)) return;
-      if (attempt === 4) throw error;
-      await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+      if (netnsExists(name)) throw error;
     }
-  }
+  }, { retries: 4, minTimeout: 50, factor: 2 });
 }
 
 export class Netns implements AsyncDisposable {

@@ -9,7 +9,7 @@ import { ipIn } from '../../harness/system/ip.ts';
 test('hangs holding namespaces, a veth pair and a process', async ({ netns, neighbourNetns }) => {
   await ipIn(netns.name, ['link', 'add', 'cthk0', 'type', 'veth', 'peer', 'name', 'cthk1', 'netns', neighbourNetns.name]);
   const sleeper = execa('ip', ['netns', 'exec', netns.name, 'sleep', '600'], { timeout: 600_000, reject: false });
-  await new Promise((r) => setTimeout(r, 100)); // let ip exec into sleep (only to report the pid; nothing depends on it)
+  // `ip netns exec` execs into sleep: the pid stays the same.
   writeFileSync(process.env.CTH_MARKER!, JSON.stringify({ namespaces: [netns.name, neighbourNetns.name], sleeper: sleeper.pid }));
   await new Promise(() => {});
 }, 600_000);
