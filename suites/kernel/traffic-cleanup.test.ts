@@ -52,7 +52,11 @@ describe('traffic cleanup', () => {
 
       const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as JsonResults;
       const outcome = new Map(results.testResults.flatMap((f) => f.assertionResults).map((a) => [a.title, a]));
-      expect(outcome.get('fails an assertion while a TCP and a UDP flow are running')?.failureMessages.join('\n')).toMatch(/deliberate failure/);
+      const assertion = outcome.get('fails an assertion while a TCP and a UDP flow are running')?.failureMessages.join('\n');
+      expect(assertion).toMatch(/deliberate failure/);
+      // The topology fixture attached the inspected namespace's state, live flows included.
+      expect(assertion).toMatch(/state of topology\.inspected cth-\S+ when the test failed[\s\S]*conntrack -L[\s\S]*(tcp|udp) /);
+      expect(assertion).toMatch(/table inet cth/);
       expect(outcome.get('fails in a wait that never ends')?.failureMessages.join('\n'))
         .toMatch(/WaitTimeoutError: timed out after \d+ ms .*waiting for something that never happens; last seen: the deliberate nothing/);
       expect(outcome.get('times out with a flow running')?.status).toBe('failed');
