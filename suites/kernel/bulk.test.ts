@@ -70,3 +70,17 @@ describe('bulk', () => {
     expect(keys(streamed)).toEqual(keys(entries.map((e) => normalizeKey(e))));
   });
 });
+
+describe('zone filtering', () => {
+  test('the kernel-side (CTA_ZONE) and the user-space zone filter list the same entries', async ({ netns, zone, neighbourZone }) => {
+    const entries = bulk([zone, neighbourZone, 0], 900);
+    await using kernelSide = await Conntrack.open({ netns: netns.name, kernelZoneFilter: true });
+    await using userSide = await Conntrack.open({ netns: netns.name, kernelZoneFilter: false });
+    await kernelSide.create(entries);
+    for (const z of [zone, neighbourZone, 0]) {
+      const want = keys(entries.filter((e) => e.zone === z).map((e) => normalizeKey(e)));
+      expect(keys(await kernelSide.list({ zone: z }))).toEqual(want);
+      expect(keys(await userSide.list({ zone: z }))).toEqual(want);
+    }
+  });
+});
