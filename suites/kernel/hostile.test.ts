@@ -38,8 +38,7 @@ describe('hostile input: the client', () => {
   ];
 
   for (const [name, patch, code, createOnly] of BAD) {
-    test(`${name}: ${code} and the good entries of the batch are not touched`, async ({ netns, oracle, zone }) => {
-      await using ct = await Conntrack.open({ netns: netns.name });
+    test(`${name}: ${code} and the good entries of the batch are not touched`, async ({ client: ct, oracle, zone }) => {
       const kept = [good(zone, 1), good(zone, 2)];
       await ct.create(kept);
       const bad = { ...good(zone, 3), ...patch } as EntryInput;
