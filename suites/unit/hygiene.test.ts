@@ -20,7 +20,7 @@ describe('no shell strings', () => {
   const self = new URL(import.meta.url).pathname;
   // Patterns that would run a command through a shell or from one string.
   const FORBIDDEN: Array<[RegExp, string]> = [
-    [/shell\s*:\s*true/, 'shell: true'],
+    [/shell\s*:\s*true/, 'the shell option'],
     [/\bexecSync\s*\(/, 'child_process.execSync'],
     [/\bexec\s*\(\s*[`'"]/, 'child_process.exec with a string'],
     [/\$`|execaCommand|execaCommandSync/, 'execa template/command strings'],
