@@ -1,11 +1,12 @@
 // Background processes (socat listeners, held-open clients) owned by a fixture: spawned with execa
 // inside a namespace as argv, each in its own process group, and all SIGKILLed and awaited on dispose.
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
 import { CommandError, effectiveArgv } from './execute.ts';
 import { assertNetnsName } from './names.ts';
+import { procStat } from './session.ts';
 import { notYet, ready, waitFor } from './wait.ts';
 
 export interface SpawnOptions {
@@ -42,13 +43,8 @@ function groupMembers(pgid: number, withZombies = false): number[] {
   const members: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if ((withZombies || fields[0] !== 'Z') && Number(fields[2]) === pgid) members.push(Number(name));
-    } catch {
-      // exited while we looked
-    }
+    const fields = procStat(name); // undefined: exited while we looked
+    if (fields && (withZombies || fields[0] !== 'Z') && Number(fields[2]) === pgid) members.push(Number(name));
   }
   return members;
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, requireKernel, test } from '../../harness/fixtures/index.ts';
 import { execute } from '../../harness/system/execute.ts';
 import { netnsList } from '../../harness/system/ip.ts';
-import { currentSession, readSession } from '../../harness/system/session.ts';
+import { currentSession, procStat, readSession } from '../../harness/system/session.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
@@ -25,13 +25,8 @@ interface JsonResults {
 
 /** True when `pid` is the very process recorded (same start time) and not a zombie. */
 function stillRunning(pid: number, startTime: string): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] !== 'Z' && fields[19] === startTime;
-  } catch {
-    return false;
-  }
+  const fields = procStat(pid);
+  return fields !== undefined && fields[0] !== 'Z' && fields[19] === startTime;
 }
 
 describe('traffic cleanup', () => {
