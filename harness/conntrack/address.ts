@@ -71,3 +71,23 @@ export function bytesToAddress(bytes: Buffer): string {
   if (bestStart < 0) return hex(groups);
   return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
 }
+
+/** Writes an address's wire bytes (4 or 16) into `buf` at `offset`, without allocating for IPv4. */
+export function writeAddress(buf: Buffer, offset: number, address: string, family: Family): void {
+  if (family === 'ipv6') {
+    addressToBytes(address, 'ipv6').copy(buf, offset);
+    return;
+  }
+  let part = 0;
+  let value = 0;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 46) {
+      buf[offset + part++] = value;
+      value = 0;
+    } else {
+      value = value * 10 + (c - 48);
+    }
+  }
+  buf[offset + part] = value;
+}

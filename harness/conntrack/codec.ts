@@ -1,11 +1,11 @@
 // ctnetlink messages for conntrack entries: encode a tuple, a create, a delete and a dump request;
 // decode a dumped entry. Pure functions over bytes, so unit tests can feed captured kernel dumps.
-import { attrBytes, attrNest, attrU16be, attrU32be, attrU8 } from '../netlink/attributes.ts';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.ts';
 import { ValidationError } from '../errors.ts';
 import { NetlinkDecodeError } from '../netlink/errors.ts';
-import { encodeNfMessage, nfnlType, type NetlinkMessage } from '../netlink/message.ts';
-import { addressToBytes, bytesToAddress, type Family } from './address.ts';
+import { nfnlType, type NetlinkMessage } from '../netlink/message.ts';
+import { MessageWriter } from '../netlink/writer.ts';
+import { bytesToAddress, writeAddress, type Family } from './address.ts';
 import * as C from './constants.ts';
 import {
   ICMP_REPLY_TYPE, ICMPV6_REPLY_TYPE, PROTOCOLS, protocolByNumber,
@@ -27,37 +27,38 @@ export function invertTuple(key: ConntrackKey): ConntrackTuple {
   return { src: key.dst, dst: key.src, sport: key.dport, dport: key.sport };
 }
 
-export function encodeTuple(type: number, family: Family, protocol: ConntrackKey['protocol'], tuple: ConntrackTuple): Buffer {
+/** Writes a tuple nest (CTA_TUPLE_ORIG or CTA_TUPLE_REPLY) of `tuple`. */
+function writeTuple(w: MessageWriter, type: number, family: Family, protocol: ConntrackKey['protocol'], tuple: ConntrackTuple): void {
   const v4 = family === 'ipv4';
-  const ip = attrNest(C.CTA_TUPLE_IP, [
-    attrBytes(v4 ? C.CTA_IP_V4_SRC : C.CTA_IP_V6_SRC, addressToBytes(tuple.src, family)),
-    attrBytes(v4 ? C.CTA_IP_V4_DST : C.CTA_IP_V6_DST, addressToBytes(tuple.dst, family)),
-  ]);
-  const proto: Buffer[] = [attrU8(C.CTA_PROTO_NUM, PROTOCOLS[protocol].number)];
+  const size = v4 ? 4 : 16;
+  w.nest(type).nest(C.CTA_TUPLE_IP);
+  // attr() first: it may move the message to a new chunk, and `buffer` must be read after that.
+  const src = w.attr(v4 ? C.CTA_IP_V4_SRC : C.CTA_IP_V6_SRC, size);
+  writeAddress(w.buffer, src, tuple.src, family);
+  const dst = w.attr(v4 ? C.CTA_IP_V4_DST : C.CTA_IP_V6_DST, size);
+  writeAddress(w.buffer, dst, tuple.dst, family);
+  w.end().nest(C.CTA_TUPLE_PROTO).u8(C.CTA_PROTO_NUM, PROTOCOLS[protocol].number);
   if (tuple.icmpType !== undefined) {
     const v6 = protocol === 'icmpv6';
-    proto.push(
-      attrU16be(v6 ? C.CTA_PROTO_ICMPV6_ID : C.CTA_PROTO_ICMP_ID, tuple.icmpId ?? 0),
-      attrU8(v6 ? C.CTA_PROTO_ICMPV6_TYPE : C.CTA_PROTO_ICMP_TYPE, tuple.icmpType),
-      attrU8(v6 ? C.CTA_PROTO_ICMPV6_CODE : C.CTA_PROTO_ICMP_CODE, tuple.icmpCode ?? 0),
-    );
+    w.u16be(v6 ? C.CTA_PROTO_ICMPV6_ID : C.CTA_PROTO_ICMP_ID, tuple.icmpId ?? 0)
+      .u8(v6 ? C.CTA_PROTO_ICMPV6_TYPE : C.CTA_PROTO_ICMP_TYPE, tuple.icmpType)
+      .u8(v6 ? C.CTA_PROTO_ICMPV6_CODE : C.CTA_PROTO_ICMP_CODE, tuple.icmpCode ?? 0);
   } else {
-    proto.push(attrU16be(C.CTA_PROTO_SRC_PORT, tuple.sport ?? 0), attrU16be(C.CTA_PROTO_DST_PORT, tuple.dport ?? 0));
+    w.u16be(C.CTA_PROTO_SRC_PORT, tuple.sport ?? 0).u16be(C.CTA_PROTO_DST_PORT, tuple.dport ?? 0);
   }
-  return attrNest(type, [ip, attrNest(C.CTA_TUPLE_PROTO, proto)]);
+  w.end().end();
 }
 
 const CT = (msg: number) => nfnlType(C.NFNL_SUBSYS_CTNETLINK, msg);
 
+/** The writer requests are built with by default (messages are views of its chunks). */
+const shared = new MessageWriter();
+
 /** DELETE by original tuple and zone (without CTA_ZONE the kernel looks in zone 0). */
-export function encodeDelete(key: ConntrackKey, seq: number): Buffer {
-  return encodeNfMessage({
-    type: CT(C.IPCTNL_MSG_CT_DELETE),
-    flags: NLM_F_REQUEST | NLM_F_ACK,
-    seq,
-    family: FAMILY_AF[key.family],
-    attrs: [encodeTuple(C.CTA_TUPLE_ORIG, key.family, key.protocol, key), attrU16be(C.CTA_ZONE, key.zone)],
-  });
+export function encodeDelete(key: ConntrackKey, seq: number, w: MessageWriter = shared): Buffer {
+  w.begin(CT(C.IPCTNL_MSG_CT_DELETE), NLM_F_REQUEST | NLM_F_ACK, seq, FAMILY_AF[key.family]);
+  writeTuple(w, C.CTA_TUPLE_ORIG, key.family, key.protocol, key);
+  return w.u16be(C.CTA_ZONE, key.zone).finish();
 }
 
 const STATE_TABLES: Partial<Record<ConntrackKey['protocol'], { nest: number; names: readonly string[]; initial: string }>> = {
@@ -74,53 +75,39 @@ export function defaultState(protocol: ConntrackKey['protocol']): string | undef
 export const DEFAULT_CREATE_TIMEOUT = 120;
 
 /** NEW with NLM_F_CREATE|NLM_F_EXCL, like `conntrack -I`: both tuples, timeout, zone, state. */
-export function encodeCreate(key: ConntrackKey, input: EntryInput, seq: number): Buffer {
-  const attrs: Buffer[] = [
-    encodeTuple(C.CTA_TUPLE_ORIG, key.family, key.protocol, key),
-    encodeTuple(C.CTA_TUPLE_REPLY, key.family, key.protocol, invertTuple(key)),
-    attrU32be(C.CTA_TIMEOUT, input.timeout ?? DEFAULT_CREATE_TIMEOUT),
-    attrU16be(C.CTA_ZONE, key.zone),
-  ];
+export function encodeCreate(key: ConntrackKey, input: EntryInput, seq: number, w: MessageWriter = shared): Buffer {
+  const table = STATE_TABLES[key.protocol];
+  const stateName = table ? (input.tcpState ?? table.initial) : undefined;
+  const state = table && stateName !== undefined ? table.names.indexOf(stateName) : -1;
+  if (table && state < 0) {
+    throw new ValidationError('ERR_INVALID_ENTRY', 'tcpState', stateName,
+      `${key.protocol} has no state ${JSON.stringify(stateName)}; known: ${table.names.join(', ')}`);
+  }
   let status = 0;
   for (const name of input.status ?? []) {
     if (C.SETTABLE_STATUS.has(name)) status |= 1 << C.STATUS_BITS.indexOf(name as (typeof C.STATUS_BITS)[number]);
   }
+  w.begin(CT(C.IPCTNL_MSG_CT_NEW), NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, FAMILY_AF[key.family]);
+  writeTuple(w, C.CTA_TUPLE_ORIG, key.family, key.protocol, key);
+  writeTuple(w, C.CTA_TUPLE_REPLY, key.family, key.protocol, invertTuple(key));
+  w.u32be(C.CTA_TIMEOUT, input.timeout ?? DEFAULT_CREATE_TIMEOUT).u16be(C.CTA_ZONE, key.zone);
   // A new entry is already CONFIRMED when the kernel applies CTA_STATUS, and flipping CONFIRMED
   // is refused with EBUSY, so the bit must be sent set (Linux 6.18 answers EBUSY otherwise).
-  if (status !== 0) attrs.push(attrU32be(C.CTA_STATUS, status | (1 << C.STATUS_BITS.indexOf('CONFIRMED'))));
-  if (input.mark !== undefined) attrs.push(attrU32be(C.CTA_MARK, input.mark));
-  const table = STATE_TABLES[key.protocol];
+  if (status !== 0) w.u32be(C.CTA_STATUS, status | (1 << C.STATUS_BITS.indexOf('CONFIRMED')));
+  if (input.mark !== undefined) w.u32be(C.CTA_MARK, input.mark);
   if (table) {
-    const name = input.tcpState ?? table.initial;
-    const state = table.names.indexOf(name);
-    if (state < 0) {
-      throw new ValidationError('ERR_INVALID_ENTRY', 'tcpState', name,
-        `${key.protocol} has no state ${JSON.stringify(name)}; known: ${table.names.join(', ')}`);
-    }
-    const info: Buffer[] = [attrU8(1, state)];
-    if (key.protocol === 'sctp') {
-      info.push(attrU32be(C.CTA_PROTOINFO_SCTP_VTAG_ORIGINAL, 1), attrU32be(C.CTA_PROTOINFO_SCTP_VTAG_REPLY, 2));
-    }
-    attrs.push(attrNest(C.CTA_PROTOINFO, [attrNest(table.nest, info)]));
+    w.nest(C.CTA_PROTOINFO).nest(table.nest).u8(1, state);
+    if (key.protocol === 'sctp') w.u32be(C.CTA_PROTOINFO_SCTP_VTAG_ORIGINAL, 1).u32be(C.CTA_PROTOINFO_SCTP_VTAG_REPLY, 2);
+    w.end().end();
   }
-  return encodeNfMessage({
-    type: CT(C.IPCTNL_MSG_CT_NEW),
-    flags: NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-    seq,
-    family: FAMILY_AF[key.family],
-    attrs,
-  });
+  return w.finish();
 }
 
 /** A dump request; `zone` is sent as CTA_ZONE (honoured by Linux >= 6.8, ignored before). */
-export function encodeDump(seq: number, options: { family?: Family; zone?: number }): Buffer {
-  return encodeNfMessage({
-    type: CT(C.IPCTNL_MSG_CT_GET),
-    flags: NLM_F_REQUEST | NLM_F_DUMP,
-    seq,
-    family: familyToAf(options.family),
-    attrs: options.zone === undefined ? [] : [attrU16be(C.CTA_ZONE, options.zone)],
-  });
+export function encodeDump(seq: number, options: { family?: Family; zone?: number }, w: MessageWriter = shared): Buffer {
+  w.begin(CT(C.IPCTNL_MSG_CT_GET), NLM_F_REQUEST | NLM_F_DUMP, seq, familyToAf(options.family));
+  if (options.zone !== undefined) w.u16be(C.CTA_ZONE, options.zone);
+  return w.finish();
 }
 
 // Decoding is the hot path of a 100,000-entry dump: attributes are located as offsets in reusable
