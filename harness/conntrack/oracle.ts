@@ -51,7 +51,7 @@ export function createArgs(input: EntryInput): string[] {
   return args;
 }
 
-function parseTuple(fields: Map<string, string>, family: Family): ConntrackTuple {
+function parseTuple(fields: Map<string, string>): ConntrackTuple {
   const tuple: ConntrackTuple = { src: canonicalAddress(fields.get('src') ?? ''), dst: canonicalAddress(fields.get('dst') ?? '') };
   const num = (k: string) => {
     const v = fields.get(k);
@@ -68,7 +68,6 @@ function parseTuple(fields: Map<string, string>, family: Family): ConntrackTuple
     tuple.icmpCode = num('code');
     tuple.icmpId = num('id');
   }
-  void family;
   return tuple;
 }
 
@@ -108,9 +107,9 @@ export function parseExtendedLine(line: string): ConntrackEntry {
       default: current.set(k, v);
     }
   }
-  const tuple = parseTuple(orig, family);
+  const tuple = parseTuple(orig);
   const result: ConntrackEntry = { ...entry, ...tuple, family, protocol, zone: entry.zone ?? 0 } as ConntrackEntry;
-  if (reply.size > 0) result.reply = parseTuple(reply, family);
+  if (reply.size > 0) result.reply = parseTuple(reply);
   result.status = status;
   return result;
 }
