@@ -127,7 +127,7 @@ function tupleText(t: ConntrackTuple): string {
 
 /** One entry on one line, in the spirit of `conntrack -L -o extended,id`. */
 export function formatEntry(e: ConntrackEntry): string {
-  const parts: string[] = [e.family, e.protocol.padEnd(7)];
+  const parts: string[] = [e.family, String(e.protocol).padEnd(7)];
   if (e.timeout !== undefined) parts.push(String(e.timeout));
   if (e.tcpState) parts.push(e.tcpState);
   parts.push(tupleText(e));

@@ -2,10 +2,13 @@
 export * from './errors.ts';
 export * from './conntrack/entry.ts';
 export { canonicalAddress } from './conntrack/address.ts';
-export { Conntrack, CreateError, kernelFiltersZones, type ConntrackOptions, type CreateResult } from './conntrack/client.ts';
+export { Conntrack, CreateError, type ConntrackOptions, type ConntrackStats, type CreateResult } from './conntrack/client.ts';
+export type { CpuStats, EntryChanges } from './conntrack/codec.ts';
+export { kernelFilterSupport, kernelFiltersByVersion, probeKernelFilters, type KernelFilters, type KernelFilterSupport } from './conntrack/features.ts';
+export { FILTER_KEYS, normalizeFilter, type ConntrackFilter, type MarkMatch, type NatKind } from './conntrack/filter.ts';
 export { crossCheck, type CrossCheckReport, type FieldDifference } from './conntrack/crosscheck.ts';
-export { ConntrackCli, createArgs, parseExtendedLine, parseXml, type ListFilter } from './conntrack/oracle.ts';
-export { cliSystem, type ConntrackSystem, type DeleteResult } from './conntrack/system.ts';
+export { ConntrackCli, createArgs, parseExtendedLine, parseXml } from './conntrack/oracle.ts';
+export { cliSystem, type ConntrackSystem, type DeleteResult, type UpdateResult } from './conntrack/system.ts';
 export { NetlinkDecodeError, NetlinkErrnoError, NetlinkSocketError, NetlinkTimeoutError } from './netlink/errors.ts';
 export { execute, CommandError, type ExecuteOptions, type ExecuteResult } from './system/execute.ts';
 export { Netns, destroyNetns } from './system/netns.ts';

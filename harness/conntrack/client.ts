@@ -1,31 +1,48 @@
-// The system under test: a ctnetlink client that lists, deletes, flushes and creates conntrack
-// entries inside one named namespace, over a netlink socket opened in that namespace.
+// The system under test: a ctnetlink client for the conntrack table of one named namespace (list,
+// get, create, update, delete, flush, count, statistics), over a netlink socket opened inside it.
 import { HarnessError, ValidationError } from '../errors.ts';
 import { NETLINK_NETFILTER } from '../netlink/constants.ts';
 import { NetlinkConnection } from '../netlink/connection.ts';
 import { NetlinkErrnoError } from '../netlink/errors.ts';
-import { kernelFiltersZones } from '../system/kernel.ts';
 import { assertNetnsName } from '../system/names.ts';
-import { decodeEntry, encodeCreate, encodeDelete, encodeDump, type DecodeMeta } from './codec.ts';
 import {
-  assertFamily, assertProtocol, assertZone, normalizeKey,
-  type ConntrackEntry, type ConntrackKey, type EntryInput,
-} from './entry.ts';
-import type { ListFilter } from './oracle.ts';
-import type { ConntrackSystem, DeleteResult } from './system.ts';
+  checkCreateInput, checkLabels, decodeCpuStats, decodeEntry, decodeGlobalStats, encodeCreate, encodeDelete, encodeDump,
+  encodeGet, encodeStatsRequest, encodeUpdate, statusBits, type CpuStats, type DecodeMeta, type DumpRequest, type EntryChanges,
+} from './codec.ts';
+import { SETTABLE_STATUS } from './constants.ts';
+import { keyString, normalizeKey, type ConntrackEntry, type ConntrackKey, type EntryInput } from './entry.ts';
+import { kernelFilterSupport, type KernelFilters } from './features.ts';
+import { compileFilter, isEmptyFilter, normalizeFilter, type ConntrackFilter, type NormalizedFilter } from './filter.ts';
+import type { ConntrackSystem, DeleteResult, UpdateResult } from './system.ts';
 
 export interface ConntrackOptions {
   /** The namespace to work in (a name under /run/netns). Required: the client never works on the host table. */
   netns: string;
   /** Per-recv timeout in ms (default 10 s). */
   timeoutMs?: number;
-  /** Force kernel-side zone filtering of dumps on or off; default: on when the kernel is >= 6.8. */
-  kernelZoneFilter?: boolean;
+  /**
+   * Which filters to send to the kernel; default: what a probe found this kernel honours. The
+   * client filters in user space as well whatever is set here.
+   */
+  kernelFilters?: Partial<KernelFilters>;
 }
 
 export interface CreateResult {
   created: ConntrackKey[];
   failed: Array<{ entry: ConntrackKey; error: HarnessError }>;
+}
+
+/** Errno-specific advice, for the messages of CreateError and friends. */
+function hint(failed: ReadonlyArray<{ error: HarnessError }>): string {
+  const errnos = new Set(failed.map((f) => (f.error instanceof NetlinkErrnoError ? f.error.errnoName : '')));
+  const hints: string[] = [];
+  if (errnos.has('ENOMEM')) {
+    hints.push('ENOMEM: the namespace\'s conntrack table is full, see net.netfilter.nf_conntrack_max; unassured entries are evicted first, assured ones are refused');
+  }
+  if (errnos.has('ENOSPC')) {
+    hints.push('ENOSPC: entries get room for labels only once a rule that uses `ct label` exists in the namespace (e.g. nft ... ct label set 1)');
+  }
+  return hints.length > 0 ? ` (${hints.join('; ')})` : '';
 }
 
 /** Some entries of a create could not be made; `result` says which and why. */
@@ -35,34 +52,112 @@ export class CreateError extends HarnessError {
 
   constructor(result: CreateResult) {
     const first = result.failed[0];
-    const full = result.failed.some((f) => f.error instanceof NetlinkErrnoError && f.error.errnoName === 'ENOMEM')
-      ? ' (ENOMEM: the namespace\'s conntrack table is full, see net.netfilter.nf_conntrack_max; unassured entries are evicted first, assured ones are refused)'
-      : '';
-    super('ERR_NETLINK_ERRNO', `${result.failed.length} of ${result.failed.length + result.created.length} entries were not created; first: ${first?.error.message}${full}`);
+    super('ERR_NETLINK_ERRNO', `${result.failed.length} of ${result.failed.length + result.created.length} entries were not created; first: ${first?.error.message}${hint(result.failed)}`);
     this.result = result;
   }
 }
 
-function validateFilter(filter: ListFilter): ListFilter {
-  if (filter === null || typeof filter !== 'object') {
-    throw new ValidationError('ERR_INVALID_ARGUMENT', 'filter', filter, 'list filter must be an object');
-  }
-  return {
-    zone: filter.zone === undefined ? undefined : assertZone(filter.zone),
-    family: filter.family === undefined ? undefined : assertFamily(filter.family),
-    protocol: filter.protocol === undefined ? undefined : assertProtocol(filter.protocol),
+/** Per-CPU statistics and the table's size, like `conntrack -S` and `conntrack -C`. */
+export interface ConntrackStats {
+  cpus: CpuStats[];
+  /** Entries in the namespace's table. */
+  count: number;
+  /** The table's maximum (nf_conntrack_max). */
+  max: number;
+}
+
+const CHANGE_KEYS = ['mark', 'markMask', 'timeout', 'status', 'labels'] as const;
+
+/** Validates update() changes; refuses unknown keys and what the kernel would ignore. */
+function normalizeChanges(changes: unknown): EntryChanges {
+  const bad = (field: string, value: unknown, message: string): never => {
+    throw new ValidationError('ERR_INVALID_ARGUMENT', field, value, message);
   };
+  if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) bad('changes', changes, 'update() changes must be an object');
+  const c = changes as Record<string, unknown>;
+  for (const key of Object.keys(c)) {
+    if (!(CHANGE_KEYS as readonly string[]).includes(key)) bad(key, c[key], `unknown change ${JSON.stringify(key)}; update() changes ${CHANGE_KEYS.join(', ')}`);
+  }
+  const out: EntryChanges = {};
+  const u32 = (field: string, v: unknown) => (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff
+    ? (v as number) : bad(field, v, `${field} must be an integer 0..0xffffffff`));
+  if (c.mark !== undefined) out.mark = u32('mark', c.mark);
+  if (c.markMask !== undefined) {
+    if (c.mark === undefined) bad('markMask', c.markMask, 'markMask needs a mark');
+    out.markMask = u32('markMask', c.markMask);
+  }
+  if (c.timeout !== undefined) out.timeout = u32('timeout', c.timeout);
+  if (c.status !== undefined) {
+    const status = c.status;
+    if (!Array.isArray(status) || status.length === 0) bad('status', status, 'status must be a non-empty array of flag names');
+    for (const name of status as unknown[]) {
+      if (typeof name !== 'string' || !SETTABLE_STATUS.has(name)) {
+        bad('status', name, `status flag ${JSON.stringify(name)} cannot be set; settable: ${[...SETTABLE_STATUS].join(', ')}`);
+      }
+    }
+    out.status = status as string[];
+  }
+  if (c.labels !== undefined) {
+    const l = c.labels;
+    if (Array.isArray(l)) out.labels = checkLabels(l, 'labels');
+    else if (l !== null && typeof l === 'object') {
+      const extra = Object.keys(l).filter((k) => k !== 'add' && k !== 'remove');
+      if (extra.length > 0) bad('labels', l, `labels takes { add, remove }, not ${extra.join(', ')}`);
+      const { add, remove } = l as { add?: unknown; remove?: unknown };
+      out.labels = {
+        ...(add === undefined ? {} : { add: checkLabels(add, 'labels.add') }),
+        ...(remove === undefined ? {} : { remove: checkLabels(remove, 'labels.remove') }),
+      };
+    } else bad('labels', l, 'labels must be an array of bits or { add, remove }');
+  }
+  if (Object.keys(out).length === 0) bad('changes', changes, 'update() needs at least one change');
+  return out;
+}
+
+function entryList(entries: unknown, what: string): readonly EntryInput[] {
+  if (!Array.isArray(entries)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'entries', entries, `${what}() takes an array of entries`);
+  return entries as EntryInput[];
+}
+
+/** What the kernel is asked to filter, given what it can (the rest is only filtered here). */
+function dumpRequest(f: NormalizedFilter, kernel: KernelFilters): DumpRequest {
+  const request: DumpRequest = { family: f.family };
+  // Zone 0 is left to user space: kernels before 6.8-rc4 filtered it wrongly.
+  if (kernel.zone && f.zone !== undefined && f.zone !== 0) request.zone = f.zone;
+  if (kernel.mark && f.mark) request.mark = f.mark;
+  if (kernel.status && f.status) request.status = statusBits(f.status);
+  if (kernel.tuple && f.family !== undefined) {
+    const tuple: NonNullable<DumpRequest['tuple']> = {};
+    // IPv6 addresses are not sent: the kernel's CTA_FILTER IPv6 comparison is inverted (it keeps
+    // every entry but the matching one, still so in 6.18).
+    const exact = (p: NormalizedFilter['src']) => (p && p.family === 'ipv4' && p.bits === 32 ? p.address : undefined);
+    const src = exact(f.src);
+    const dst = exact(f.dst);
+    if (src !== undefined) tuple.src = src;
+    if (dst !== undefined) tuple.dst = dst;
+    if (f.protocol !== undefined) {
+      tuple.protocol = f.protocol;
+      // The kernel compares ports for TCP and UDP only.
+      if (f.protocol === 'tcp' || f.protocol === 'udp') {
+        if (f.sport !== undefined) tuple.sport = f.sport;
+        if (f.dport !== undefined) tuple.dport = f.dport;
+      }
+    }
+    if (Object.keys(tuple).length > 0) request.tuple = tuple;
+  }
+  return request;
 }
 
 export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
   readonly netns: string;
-  readonly kernelZoneFilter: boolean;
+  /** The filters this client sends to the kernel (it filters in user space as well). */
+  readonly kernelFilters: Readonly<KernelFilters>;
   #conn: NetlinkConnection;
 
-  private constructor(netns: string, conn: NetlinkConnection, kernelZoneFilter: boolean) {
+  private constructor(netns: string, conn: NetlinkConnection, kernelFilters: KernelFilters) {
     this.netns = netns;
     this.#conn = conn;
-    this.kernelZoneFilter = kernelZoneFilter;
+    this.kernelFilters = Object.freeze(kernelFilters);
   }
 
   /** Opens a ctnetlink socket inside `netns` (the thread switches in and back, synchronously). */
@@ -72,31 +167,30 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
         'Conntrack.open needs an explicit { netns }: the client never touches the host namespace table');
     }
     const netns = assertNetnsName(options.netns);
+    const forced = options.kernelFilters ?? {};
+    const all = ['zone', 'mark', 'status', 'tuple'] as const;
+    const kernel = all.every((k) => forced[k] !== undefined) ? (forced as KernelFilters) : { ...kernelFilterSupport(), ...forced };
     const conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns, timeoutMs: options.timeoutMs });
-    return new Conntrack(netns, conn, options.kernelZoneFilter ?? kernelFiltersZones());
+    const { zone, mark, status, tuple } = kernel;
+    return new Conntrack(netns, conn, { zone, mark, status, tuple });
   }
 
   /**
    * Starts a dump for `filter` and returns its chunk generator; every matching entry goes to
-   * `sink`. The zone is filtered in the kernel when it can, and always checked here too. A dump
-   * can repeat an entry while the table changes, so entries are de-duplicated by kernel id; ids
-   * are 32-bit hashes that collide at 100,000 entries, so a repeated id is only a repeat when the
-   * hash of the original tuple and zone is the same too.
+   * `sink`. The kernel filters what it can; every entry is checked here too. A dump can repeat an
+   * entry while the table changes, so entries are de-duplicated by kernel id; ids are 32-bit
+   * hashes that collide at 100,000 entries, so a repeated id is only a repeat when the hash of the
+   * original tuple and zone is the same too.
    */
-  #dump(filter: ListFilter, sink: (entry: ConntrackEntry) => void): Generator<void, unknown, undefined> {
-    const f = validateFilter(filter);
+  #dump(filter: ConntrackFilter, sink: (entry: ConntrackEntry) => void): Generator<void, unknown, undefined> {
+    const f = normalizeFilter(filter);
+    const matches = compileFilter(f);
     const seen = new Map<number, number>();
     const meta: DecodeMeta = { tupleHash: 0 };
-    const request = encodeDump(this.#conn.nextSeq(), {
-      family: f.family,
-      zone: this.kernelZoneFilter ? f.zone : undefined,
-    });
+    const request = encodeDump(this.#conn.nextSeq(), dumpRequest(f, this.kernelFilters));
     return this.#conn.dumpChunks(request, (msg) => {
       const entry = decodeEntry(msg, meta);
-      if (!entry) return;
-      if (f.zone !== undefined && entry.zone !== f.zone) return;
-      if (f.family !== undefined && entry.family !== f.family) return;
-      if (f.protocol !== undefined && entry.protocol !== f.protocol) return;
+      if (!matches(entry)) return;
       if (entry.id !== undefined) {
         const earlier = seen.get(entry.id);
         if (earlier === undefined) seen.set(entry.id, meta.tupleHash);
@@ -111,7 +205,7 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
    * entries), so a 100,000-entry table never has to be held at once. Breaking out early drains
    * the rest of the dump.
    */
-  *entries(filter: ListFilter = {}): Generator<ConntrackEntry, void, undefined> {
+  *entries(filter: ConntrackFilter = {}): Generator<ConntrackEntry, void, undefined> {
     const pending: ConntrackEntry[] = [];
     const chunks = this.#dump(filter, (entry) => pending.push(entry));
     try {
@@ -127,7 +221,7 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
   }
 
   /** `entries()` as an async iterator: yields to the event loop between datagrams. */
-  async *stream(filter: ListFilter = {}): AsyncGenerator<ConntrackEntry, void, undefined> {
+  async *stream(filter: ConntrackFilter = {}): AsyncGenerator<ConntrackEntry, void, undefined> {
     let n = 0;
     for (const entry of this.entries(filter)) {
       yield entry;
@@ -135,18 +229,24 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     }
   }
 
-  async list(filter: ListFilter = {}): Promise<ConntrackEntry[]> {
+  /** The entries that match `filter` (every criterion must hold; `{}` lists the whole table). */
+  async list(filter: ConntrackFilter = {}): Promise<ConntrackEntry[]> {
     const out: ConntrackEntry[] = [];
     const chunks = this.#dump(filter, (entry) => out.push(entry));
     while (!chunks.next().done);
     return out;
   }
 
-  async count(filter: ListFilter = {}): Promise<number> {
+  async count(filter: ConntrackFilter = {}): Promise<number> {
     let n = 0;
     const chunks = this.#dump(filter, () => n++);
     while (!chunks.next().done);
     return n;
+  }
+
+  /** One entry by its original tuple and zone (ctnetlink GET, like `conntrack -G`); undefined when absent. */
+  async get(key: EntryInput): Promise<ConntrackEntry | undefined> {
+    return this.#getSync(normalizeKey(key));
   }
 
   /**
@@ -155,8 +255,7 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
    * Input is validated first: one bad entry throws before anything is sent.
    */
   async delete(entries: readonly EntryInput[]): Promise<DeleteResult> {
-    if (!Array.isArray(entries)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'entries', entries, 'delete() takes an array of entries');
-    const keys = entries.map((e) => normalizeKey(e));
+    const keys = entryList(entries, 'delete').map((e) => normalizeKey(e));
     const result: DeleteResult = { deleted: [], notFound: [], failed: [] };
     if (keys.length === 0) return result;
     const replies = this.#conn.transact(keys.map((k) => encodeDelete(k, this.#conn.nextSeq())));
@@ -169,37 +268,110 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     return result;
   }
 
+  /**
+   * Changes existing entries like `conntrack -U`: mark (with an optional mask), timeout, status
+   * flags to set, labels. Sorted like delete(): updated, notFound (ENOENT), failed. The kernel
+   * refuses to clear a status bit, so the status sent repeats the entry's current flags: taken
+   * from the input when it came from list()/get(), else read with get() first.
+   */
+  async update(entries: readonly EntryInput[], changes: EntryChanges): Promise<UpdateResult> {
+    const inputs = entryList(entries, 'update');
+    const keys = inputs.map((e) => normalizeKey(e));
+    const c = normalizeChanges(changes);
+    const result: UpdateResult = { updated: [], notFound: [], failed: [] };
+    if (keys.length === 0) return result;
+    const current: Array<number | undefined> = [];
+    if (c.status) {
+      for (const [i, key] of keys.entries()) {
+        const status = inputs[i]!.status ?? (await this.get(key))?.status;
+        current.push(status === undefined ? undefined : statusBits(status));
+      }
+    }
+    const sendable = keys.map((_, i) => i).filter((i) => !c.status || current[i] !== undefined);
+    for (const [i, key] of keys.entries()) if (c.status && current[i] === undefined) result.notFound.push(key);
+    const replies = this.#conn.transact(sendable.map((i) => encodeUpdate(keys[i]!, c, this.#conn.nextSeq(), current[i] ?? 0)));
+    replies.forEach((reply, n) => {
+      const key = keys[sendable[n]!]!;
+      if (!reply.error) result.updated.push(key);
+      else if (reply.error.errnoName === 'ENOENT') result.notFound.push(key);
+      else result.failed.push({ entry: key, error: reply.error });
+    });
+    return result;
+  }
+
   /** Creates entries like `conntrack -I` (NEW with CREATE|EXCL), batched; throws CreateError if any failed. */
   async create(entries: readonly EntryInput[]): Promise<void> {
     const result = await this.tryCreate(entries);
     if (result.failed.length > 0) throw new CreateError(result);
   }
 
-  /** Like create(), but reports each entry's fate instead of throwing. */
+  /**
+   * Like create(), but reports each entry's fate instead of throwing. The kernel creates an entry
+   * without its labels when the namespace has no `ct label` rule (and says nothing), so entries
+   * with labels are read back: one that lost them is deleted again and reported failed.
+   */
   async tryCreate(entries: readonly EntryInput[]): Promise<CreateResult> {
-    if (!Array.isArray(entries)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'entries', entries, 'create() takes an array of entries');
-    const keys = entries.map((e) => normalizeKey(e));
+    const inputs = entryList(entries, 'create');
+    const keys = inputs.map((e) => normalizeKey(e));
+    keys.forEach((k, i) => checkCreateInput(k, inputs[i]!));
     const result: CreateResult = { created: [], failed: [] };
     if (keys.length === 0) return result;
-    const replies = this.#conn.transact(keys.map((k, i) => encodeCreate(k, entries[i]!, this.#conn.nextSeq())));
-    replies.forEach((reply, i) => {
-      if (reply.error) result.failed.push({ entry: keys[i]!, error: reply.error });
-      else result.created.push(keys[i]!);
-    });
+    const replies = this.#conn.transact(keys.map((k, i) => encodeCreate(k, inputs[i]!, this.#conn.nextSeq())));
+    for (const [i, reply] of replies.entries()) {
+      const key = keys[i]!;
+      const labels = inputs[i]!.labels ?? [];
+      if (reply.error) {
+        result.failed.push({ entry: key, error: reply.error });
+      } else if (labels.length > 0 && !labels.every((b) => (this.#getSync(key)?.labels ?? []).includes(b))) {
+        await this.delete([key]);
+        result.failed.push({ entry: key, error: new HarnessError('ERR_LABELS_UNAVAILABLE',
+          `entry ${keyString(key)} was created without its labels: the namespace has no rule using \`ct label\`, so entries get no room for labels (the kernel's ENOSPC case)`) });
+      } else {
+        result.created.push(key);
+      }
+    }
     return result;
   }
 
-  /**
-   * Removes every entry of one zone and returns how many. Lists the zone and deletes entry by
-   * entry: before Linux 6.8 a DELETE carrying only CTA_ZONE flushes every zone, so it is never sent.
-   */
-  async flush(options: { zone: number }): Promise<number> {
-    if (options === null || typeof options !== 'object' || options.zone === undefined) {
-      throw new ValidationError('ERR_INVALID_ZONE', 'zone', undefined, 'flush() needs { zone }: flushing a whole table is not offered');
+  #getSync(key: ConntrackKey): ConntrackEntry | undefined {
+    let found: ConntrackEntry | undefined;
+    try {
+      this.#conn.request(encodeGet(key, this.#conn.nextSeq()), (msg) => {
+        found = decodeEntry(msg);
+      });
+    } catch (error) {
+      if (error instanceof NetlinkErrnoError && error.errnoName === 'ENOENT') return undefined;
+      throw error;
     }
-    const zone = assertZone(options.zone);
-    const result = await this.delete(await this.list({ zone }));
+    return found;
+  }
+
+  /**
+   * Removes every entry that matches `filter` and returns how many it removed. The filter needs at
+   * least one criterion: emptying a whole table is not offered. Lists, then deletes entry by
+   * entry: before Linux 6.8 a DELETE carrying only CTA_ZONE flushes every zone, and a CTA_FILTER
+   * flush exists only from 6.12, so neither is sent.
+   */
+  async flush(filter: ConntrackFilter): Promise<number> {
+    if (isEmptyFilter(normalizeFilter(filter))) {
+      throw new ValidationError('ERR_INVALID_FILTER', 'filter', filter, 'flush() needs at least one filter criterion, e.g. { zone }: flushing a whole table is not offered');
+    }
+    const result = await this.delete(await this.list(filter));
     return result.deleted.length;
+  }
+
+  /** Per-CPU statistics (`conntrack -S`) and the table's count and maximum (`conntrack -C`). */
+  async stats(): Promise<ConntrackStats> {
+    const cpus: CpuStats[] = [];
+    this.#conn.dump(encodeStatsRequest(this.#conn.nextSeq(), true), (msg) => {
+      cpus.push(decodeCpuStats(msg));
+    });
+    let global: { count: number; max: number } | undefined;
+    this.#conn.request(encodeStatsRequest(this.#conn.nextSeq(), false), (msg) => {
+      global = decodeGlobalStats(msg);
+    });
+    if (!global) throw new HarnessError('ERR_NETLINK_DECODE', 'the kernel acknowledged IPCTNL_MSG_CT_GET_STATS without answering it');
+    return { cpus, ...global };
   }
 
   close(): void {
@@ -214,5 +386,3 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     this.close();
   }
 }
-
-export { kernelFiltersZones };

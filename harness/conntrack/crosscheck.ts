@@ -2,7 +2,8 @@
 // the extended text for the ICMP and GRE fields the XML leaves out). Used by a suite and a script.
 import type { Conntrack } from './client.ts';
 import type { ConntrackEntry } from './entry.ts';
-import type { ConntrackCli, ListFilter } from './oracle.ts';
+import type { ConntrackFilter } from './filter.ts';
+import type { ConntrackCli } from './oracle.ts';
 
 export interface FieldDifference {
   /** Kernel id and tuple of the entry. */
@@ -24,7 +25,7 @@ function describeEntry(e: ConntrackEntry): string {
   return `id=${e.id} ${e.family} ${e.protocol} ${e.src} -> ${e.dst} zone=${e.zone}`;
 }
 
-export async function crossCheck(client: Conntrack, oracle: ConntrackCli, filter: ListFilter = {}): Promise<CrossCheckReport> {
+export async function crossCheck(client: Conntrack, oracle: ConntrackCli, filter: ConntrackFilter = {}): Promise<CrossCheckReport> {
   const [mine, xml, text] = [await client.list(filter), await oracle.listXml(filter), await oracle.list(filter)];
   const differences: FieldDifference[] = [];
   const byId = (list: ConntrackEntry[]) => new Map(list.map((e) => [e.id, e]));

@@ -6,35 +6,47 @@ import { HarnessError } from '../errors.ts';
 import { execute, type ExecuteOptions } from '../system/execute.ts';
 import { assertNetnsName } from '../system/names.ts';
 import { canonicalAddress } from './address.ts';
-import { defaultState } from './codec.ts';
 import {
-  assertFamily, assertProtocol, assertZone, normalizeKey, protocolByNumber,
-  type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type EntryInput, type Family, type ProtocolName,
+  assertZone, defaultState, normalizeKey, protocolNumber, protocolOf, tupleShape,
+  type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type EntryInput, type Family, type Protocol,
 } from './entry.ts';
+import type { EntryChanges } from './codec.ts';
+import type { ConntrackFilter } from './filter.ts';
 
 tmp.setGracefulCleanup();
 
-export interface ListFilter {
-  zone?: number;
-  family?: Family;
-  protocol?: ProtocolName;
-}
-
 const CLI_TIMEOUT_MS = 120_000;
 
+/** `-p` for a protocol: its number when it is generic (names of those depend on /etc/protocols). */
+function protoArg(protocol: Protocol): string {
+  return tupleShape(protocol) === 'generic' ? String(protocolNumber(protocol)) : String(protocol);
+}
+
+/** The zone options of a key: `-w`, or the one directional zone. */
+function zoneArgs(key: Pick<ConntrackKey, 'zone' | 'origZone' | 'replyZone'>): string[] {
+  if (key.origZone !== undefined) return ['--orig-zone', String(key.origZone)];
+  if (key.replyZone !== undefined) return ['--reply-zone', String(key.replyZone)];
+  return ['-w', String(key.zone)];
+}
+
 /** `conntrack` arguments that select one entry by its original tuple and zone. */
-export function tupleArgs(key: ConntrackKey): string[] {
-  const args = ['-p', key.protocol, '-s', key.src, '-d', key.dst];
+export function tupleArgs(key: ConntrackKey, withZone = true): string[] {
+  const args = ['-p', protoArg(key.protocol), '-s', key.src, '-d', key.dst];
   if (key.protocol === 'gre') {
     args.push('--srckey', String(key.sport), '--dstkey', String(key.dport));
   } else if (key.sport !== undefined) {
     args.push('--sport', String(key.sport), '--dport', String(key.dport));
-  } else {
+  } else if (key.icmpType !== undefined) {
     const p = key.protocol === 'icmpv6' ? '--icmpv6' : '--icmp';
     args.push(`${p}-type`, String(key.icmpType), `${p}-code`, String(key.icmpCode), `${p}-id`, String(key.icmpId));
   }
-  args.push('-w', String(key.zone));
+  if (withZone) args.push(...zoneArgs(key));
   return args;
+}
+
+function natArg(nat: { address: string; port?: number }): string {
+  const address = nat.address.includes(':') ? `[${nat.address}]` : nat.address;
+  return nat.port === undefined ? nat.address : `${address}:${nat.port}`;
 }
 
 /** `conntrack -I` arguments for an entry (without the `-I`). */
@@ -48,6 +60,15 @@ export function createArgs(input: EntryInput): string[] {
   if (input.mark !== undefined) args.push('-m', String(input.mark));
   const status = (input.status ?? []).filter((s) => s === 'ASSURED' || s === 'SEEN_REPLY');
   if (status.length > 0) args.push('-u', status.join(','));
+  if (input.snat) args.push('--src-nat', natArg(input.snat));
+  if (input.dnat) args.push('--dst-nat', natArg(input.dnat));
+  if (input.reply) {
+    args.push('-r', input.reply.src, '-q', input.reply.dst);
+    if (input.reply.sport !== undefined) args.push('--reply-port-src', String(input.reply.sport), '--reply-port-dst', String(input.reply.dport));
+  }
+  if (input.labels !== undefined) {
+    throw new HarnessError('ERR_ORACLE_UNSUPPORTED', 'the oracle does not create labelled entries: conntrack --label-add needs label names from /etc/xtables/connlabel.conf');
+  }
   return args;
 }
 
@@ -79,11 +100,14 @@ export function parseExtendedLine(line: string): ConntrackEntry {
   };
   if (tokens.length < 6) bad('too short');
   const family = tokens[0] === 'ipv4' || tokens[0] === 'ipv6' ? tokens[0] : bad(`family ${tokens[0]}`);
-  const protocol = protocolByNumber(Number(tokens[3])) ?? bad(`protocol ${tokens[3]}`);
+  const protoNum = Number(tokens[3]);
+  if (!Number.isInteger(protoNum) || protoNum < 0 || protoNum > 255) bad(`protocol ${tokens[3]}`);
+  const protocol = protocolOf(protoNum);
   const entry: Partial<ConntrackEntry> = { family, protocol, timeout: Number(tokens[4]) };
   const status: string[] = [];
   const orig = new Map<string, string>();
   const reply = new Map<string, string>();
+  const counters: Array<{ packets: number; bytes: number }> = [];
   let current = orig;
   let i = 5;
   if (tokens[i] && !tokens[i]!.includes('=') && !tokens[i]!.startsWith('[')) entry.tcpState = tokens[i++];
@@ -98,10 +122,16 @@ export function parseExtendedLine(line: string): ConntrackEntry {
     const k = token.slice(0, eq);
     const v = token.slice(eq + 1);
     if (k === 'src' && current.has('src')) current = reply;
-    if (current === reply && (k === 'mark' || k === 'zone' || k === 'use' || k === 'secctx' || k === 'labels')) current = new Map();
+    if (current === reply && (k === 'mark' || k === 'zone' || k === 'use' || k === 'secctx' || k === 'labels' || k === 'helper' || k === 'delta-time')) current = new Map();
     switch (k) {
       case 'mark': entry.mark = Number(v); break;
       case 'zone': entry.zone = Number(v); break;
+      case 'zone-orig': entry.origZone = Number(v); break;
+      case 'zone-reply': entry.replyZone = Number(v); break;
+      case 'use': entry.use = Number(v); break;
+      case 'helper': entry.helper = v; break;
+      case 'packets': counters.push({ packets: Number(v), bytes: 0 }); break;
+      case 'bytes': counters[counters.length - 1]!.bytes = Number(v); break;
       case 'id': if (current !== orig && current !== reply) entry.id = Number(v); else current.set(k, v); break;
       case 'srckey': case 'dstkey': current.set(k, String(Number.parseInt(v, 16))); break;
       default: current.set(k, v);
@@ -110,6 +140,7 @@ export function parseExtendedLine(line: string): ConntrackEntry {
   const tuple = parseTuple(orig);
   const result: ConntrackEntry = { ...entry, ...tuple, family, protocol, zone: entry.zone ?? 0 } as ConntrackEntry;
   if (reply.size > 0) result.reply = parseTuple(reply);
+  if (counters.length === 2) result.counters = { orig: counters[0]!, reply: counters[1]! };
   result.status = status;
   return result;
 }
@@ -147,8 +178,8 @@ export function parseXml(xml: string): ConntrackEntry[] {
     const indep = meta('independent');
     const family = /<layer3 protonum="\d+" protoname="(ipv4|ipv6)"/.exec(orig)?.[1] as Family | undefined;
     const { protoNum, ...tuple } = xmlTuple(orig);
-    const protocol = protocolByNumber(protoNum);
-    if (!family || !protocol) throw new HarnessError('ERR_ORACLE_PARSE', `cannot parse conntrack XML flow: ${flow}`);
+    const protocol = Number.isInteger(protoNum) ? protocolOf(protoNum) : undefined;
+    if (!family || protocol === undefined) throw new HarnessError('ERR_ORACLE_PARSE', `cannot parse conntrack XML flow: ${flow}`);
     const { protoNum: _r, ...replyTuple } = xmlTuple(reply);
     const entry: ConntrackEntry = { family, protocol, ...tuple, zone: Number(xmlText(indep, 'zone') ?? 0), reply: replyTuple };
     const n = (tag: string) => xmlText(indep, tag);
@@ -175,15 +206,41 @@ export class ConntrackCli {
     return execute(['conntrack', ...args], { runAsRoot: true, timeout: this.timeout, ...options, netns: this.netns });
   }
 
-  static filterArgs(filter: ListFilter = {}): string[] {
+  /**
+   * `conntrack -L` arguments for a filter, one option per criterion. Criteria the CLI cannot express
+   * throw ERR_ORACLE_UNSUPPORTED rather than be dropped.
+   */
+  static filterArgs(filter: ConntrackFilter = {}): string[] {
     const args: string[] = [];
-    if (filter.family !== undefined) args.push('-f', assertFamily(filter.family));
-    if (filter.protocol !== undefined) args.push('-p', assertProtocol(filter.protocol));
-    if (filter.zone !== undefined) args.push('-w', String(assertZone(filter.zone)));
+    const f = filter;
+    const unsupported = (why: string): never => {
+      throw new HarnessError('ERR_ORACLE_UNSUPPORTED', `conntrack -L cannot express this filter: ${why}`);
+    };
+    if (f.family !== undefined) args.push('-f', f.family);
+    if (f.protocol !== undefined) args.push('-p', protoArg(f.protocol));
+    if (f.zone !== undefined) args.push('-w', String(assertZone(f.zone)));
+    if (f.origZone !== undefined) args.push('--orig-zone', String(f.origZone));
+    if (f.replyZone !== undefined) args.push('--reply-zone', String(f.replyZone));
+    if (f.src !== undefined) args.push('-s', f.src);
+    if (f.dst !== undefined) args.push('-d', f.dst);
+    if (f.replySrc !== undefined) args.push('-r', f.replySrc.includes('/') ? unsupported('-r takes no CIDR') : f.replySrc);
+    if (f.replyDst !== undefined) args.push('-q', f.replyDst.includes('/') ? unsupported('-q takes no CIDR') : f.replyDst);
+    if ((f.sport !== undefined || f.dport !== undefined || f.state !== undefined) && f.protocol === undefined) {
+      unsupported('ports and states need a protocol (-p)');
+    }
+    if (f.sport !== undefined) args.push('--sport', String(f.sport));
+    if (f.dport !== undefined) args.push('--dport', String(f.dport));
+    if (f.state !== undefined) args.push('--state', f.state);
+    if (f.mark !== undefined) {
+      const m = typeof f.mark === 'number' ? { value: f.mark, mask: 0xffffffff } : f.mark;
+      args.push('-m', `${m.value}/${m.mask}`);
+    }
+    if (f.status !== undefined) args.push('-u', f.status.join(','));
+    if (f.nat !== undefined) args.push(f.nat === 'src' ? '--src-nat' : f.nat === 'dst' ? '--dst-nat' : '--any-nat');
     return args;
   }
 
-  async list(filter: ListFilter = {}): Promise<ConntrackEntry[]> {
+  async list(filter: ConntrackFilter = {}): Promise<ConntrackEntry[]> {
     const args = ConntrackCli.filterArgs(filter);
     const { stdout } = await this.run(['-L', '-o', 'extended,id', ...args]);
     const entries = stdout.split('\n').filter((l) => l.trim().length > 0).map(parseExtendedLine);
@@ -191,12 +248,56 @@ export class ConntrackCli {
     return filter.zone === undefined ? entries : entries.filter((e) => e.zone === filter.zone);
   }
 
-  async count(filter: ListFilter = {}): Promise<number> {
+  async count(filter: ConntrackFilter = {}): Promise<number> {
     return (await this.list(filter)).length;
   }
 
+  /**
+   * One entry by its original tuple and zone. `conntrack -G` refuses zone options (1.4.7), so this
+   * is `-L` with the whole tuple and the zone as filters.
+   */
+  async get(entry: EntryInput): Promise<ConntrackEntry | undefined> {
+    const key = normalizeKey(entry);
+    const found = (await this.list({ ...filterOfKey(key) })).filter((e) => sameTuple(e, key));
+    if (found.length > 1) throw new HarnessError('ERR_ORACLE_PARSE', `conntrack listed ${found.length} entries for one tuple and zone`);
+    return found[0];
+  }
+
+  /**
+   * `conntrack -U` by original tuple: returns how many entries it updated. conntrack -U takes no
+   * zone option (1.4.7), so only zone-0 entries can be updated through the CLI.
+   */
+  async update(entry: EntryInput, changes: EntryChanges): Promise<number> {
+    const key = normalizeKey(entry);
+    if (key.zone !== 0 || key.origZone !== undefined || key.replyZone !== undefined) {
+      throw new HarnessError('ERR_ORACLE_UNSUPPORTED', 'conntrack -U cannot select a zone (no -w/--orig-zone on -U in conntrack-tools 1.4.7)');
+    }
+    const args = ['-U', '-f', key.family, ...tupleArgs(key, false)];
+    if (changes.mark !== undefined) args.push('-m', changes.markMask === undefined ? String(changes.mark) : `${changes.mark}/${changes.markMask}`);
+    if (changes.timeout !== undefined) args.push('-t', String(changes.timeout));
+    if (changes.status !== undefined) args.push('-u', changes.status.join(','));
+    if (changes.labels !== undefined) throw new HarnessError('ERR_ORACLE_UNSUPPORTED', 'the oracle does not change labels (conntrack needs connlabel.conf names)');
+    const { stderr } = await this.run(args, { extraOkCodes: [1] });
+    return summaryCount(stderr, 'updated');
+  }
+
+  /** `conntrack -D` with a filter: every entry that matches; returns how many were deleted. */
+  async flush(filter: ConntrackFilter): Promise<number> {
+    const { stderr } = await this.run(['-D', ...ConntrackCli.filterArgs(filter)], { extraOkCodes: [1] });
+    return summaryCount(stderr, 'deleted');
+  }
+
+  /** `conntrack -S` and `-C`: per-CPU counters by their CLI names, and the table's count. */
+  async stats(): Promise<{ cpus: Array<Record<string, number>>; count: number }> {
+    const { stdout } = await this.run(['-S']);
+    const cpus = stdout.split('\n').filter((l) => l.trim()).map((line) =>
+      Object.fromEntries([...line.matchAll(/(\S+?)=(\d+)/g)].map((m) => [m[1]!, Number(m[2])])));
+    const { stdout: count } = await this.run(['-C']);
+    return { cpus, count: Number(count.trim()) };
+  }
+
   /** `conntrack -L -o xml`: the second output format, for field-by-field cross-checks. */
-  async listXml(filter: ListFilter = {}): Promise<ConntrackEntry[]> {
+  async listXml(filter: ConntrackFilter = {}): Promise<ConntrackEntry[]> {
     const { stdout } = await this.run(['-L', '-o', 'xml', ...ConntrackCli.filterArgs(filter)]);
     const entries = parseXml(stdout);
     return filter.zone === undefined ? entries : entries.filter((e) => e.zone === filter.zone);
@@ -217,13 +318,7 @@ export class ConntrackCli {
   /** `conntrack -D` by original tuple and zone; returns how many were deleted (0 when none matched). */
   async delete(entry: EntryInput): Promise<number> {
     const { stderr } = await this.run(['-D', ...tupleArgs(normalizeKey(entry))], { extraOkCodes: [1] });
-    return deletedCount(stderr);
-  }
-
-  /** `conntrack -D -w ZONE`: every entry of a zone. */
-  async deleteZone(zone: number): Promise<number> {
-    const { stderr } = await this.run(['-D', '-w', String(assertZone(zone))], { extraOkCodes: [1] });
-    return deletedCount(stderr);
+    return summaryCount(stderr, 'deleted');
   }
 }
 
@@ -241,8 +336,24 @@ export async function withPrivateFile<T>(content: string, fn: (path: string) => 
   }
 }
 
-function deletedCount(stderr: string): number {
-  const m = /(\d+) flow entries have been deleted/.exec(stderr);
-  if (!m) throw new HarnessError('ERR_ORACLE_PARSE', `conntrack -D printed no count: ${stderr.trim()}`);
+function summaryCount(stderr: string, verb: 'deleted' | 'updated'): number {
+  const m = new RegExp(`(\\d+) flow entries have been ${verb}`).exec(stderr);
+  if (!m) throw new HarnessError('ERR_ORACLE_PARSE', `conntrack printed no ${verb} count: ${stderr.trim()}`);
   return Number(m[1]);
+}
+
+/** A filter selecting the entries that could share `key`'s tuple (exact addresses, ports, zone). */
+function filterOfKey(key: ConntrackKey): ConntrackFilter {
+  const f: ConntrackFilter = { family: key.family, protocol: key.protocol, src: key.src, dst: key.dst };
+  if (key.sport !== undefined) Object.assign(f, { sport: key.sport, dport: key.dport });
+  if (key.origZone !== undefined) f.origZone = key.origZone;
+  else if (key.replyZone !== undefined) f.replyZone = key.replyZone;
+  else f.zone = key.zone;
+  return f;
+}
+
+function sameTuple(e: ConntrackEntry, key: ConntrackKey): boolean {
+  return e.src === key.src && e.dst === key.dst && e.sport === key.sport && e.dport === key.dport
+    && e.icmpType === key.icmpType && e.icmpCode === key.icmpCode && e.icmpId === key.icmpId
+    && e.zone === key.zone && e.origZone === key.origZone;
 }

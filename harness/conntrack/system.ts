@@ -3,9 +3,9 @@
 import type { HarnessError } from '../errors.ts';
 import type { ConntrackEntry, ConntrackKey, EntryInput } from './entry.ts';
 import { normalizeKey } from './entry.ts';
-import type { ConntrackCli, ListFilter } from './oracle.ts';
-
-export type { ListFilter } from './oracle.ts';
+import type { EntryChanges } from './codec.ts';
+import type { ConntrackFilter } from './filter.ts';
+import type { ConntrackCli } from './oracle.ts';
 
 export interface DeleteResult {
   /** Entries the kernel deleted. */
@@ -16,13 +16,22 @@ export interface DeleteResult {
   failed: Array<{ entry: ConntrackKey; error: HarnessError }>;
 }
 
+/** What update() did to each entry, sorted like DeleteResult. */
+export interface UpdateResult {
+  updated: ConntrackKey[];
+  notFound: ConntrackKey[];
+  failed: Array<{ entry: ConntrackKey; error: HarnessError }>;
+}
+
 export interface ConntrackSystem {
   readonly netns: string;
-  list(filter?: ListFilter): Promise<ConntrackEntry[]>;
+  list(filter?: ConntrackFilter): Promise<ConntrackEntry[]>;
+  get(key: EntryInput): Promise<ConntrackEntry | undefined>;
   create(entries: readonly EntryInput[]): Promise<void>;
+  update(entries: readonly EntryInput[], changes: EntryChanges): Promise<UpdateResult>;
   delete(entries: readonly EntryInput[]): Promise<DeleteResult>;
-  flush(options: { zone: number }): Promise<number>;
-  count(filter?: ListFilter): Promise<number>;
+  flush(filter: ConntrackFilter): Promise<number>;
+  count(filter?: ConntrackFilter): Promise<number>;
 }
 
 /** The conntrack CLI as a ConntrackSystem: one `conntrack -D` per entry, `-R` for creates. */
@@ -32,7 +41,21 @@ export function cliSystem(cli: ConntrackCli): ConntrackSystem {
     list: (filter) => cli.list(filter),
     count: (filter) => cli.count(filter),
     create: (entries) => cli.createMany(entries),
-    flush: ({ zone }) => cli.deleteZone(zone),
+    flush: (filter) => cli.flush(filter),
+    get: (key) => cli.get(key),
+    async update(entries, changes) {
+      const keys = entries.map((e) => normalizeKey(e));
+      const result: UpdateResult = { updated: [], notFound: [], failed: [] };
+      for (const key of keys) {
+        try {
+          const n = await cli.update(key, changes);
+          (n > 0 ? result.updated : result.notFound).push(key);
+        } catch (error) {
+          result.failed.push({ entry: key, error: error as HarnessError });
+        }
+      }
+      return result;
+    },
     async delete(entries) {
       const keys = entries.map((e) => normalizeKey(e));
       const result: DeleteResult = { deleted: [], notFound: [], failed: [] };

@@ -2,7 +2,7 @@
 // errno per message (transact), and streaming dumps that never buffer the whole answer (dump).
 import { ValidationError } from '../errors.ts';
 import { align4, writePadded } from './attributes.ts';
-import { NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE } from './constants.ts';
+import { ERRNO, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE } from './constants.ts';
 import { NetlinkErrnoError, NetlinkTimeoutError } from './errors.ts';
 import { decodeDone, decodeError, type ExtAck, forEachMessage, type NetlinkMessage } from './message.ts';
 import { NetlinkSocket, type NetlinkSocketOptions } from './socket.ts';
@@ -109,13 +109,13 @@ export class NetlinkConnection implements Disposable {
       pending.clear();
       for (let k = i; k < j; k++) pending.set(seqs[k]!, k);
       this.socket.send(datagram);
-      this.#awaitAcks(pending, results);
+      this.#awaitAcks(pending, results, seqs[i]!);
       i = j;
     }
     return results;
   }
 
-  #awaitAcks(pending: Map<number, number>, results: TransactResult[]): void {
+  #awaitAcks(pending: Map<number, number>, results: TransactResult[], firstSeq: number): void {
     const visit = (msg: NetlinkMessage): void => {
       if (msg.type !== _NLMSG_ERROR) return;
       const index = pending.get(msg.seq);
@@ -123,6 +123,12 @@ export class NetlinkConnection implements Disposable {
       pending.delete(msg.seq);
       const reply = decodeError(msg);
       results[index] = reply.errno === 0 ? { seq: msg.seq } : { seq: msg.seq, error: stacklessErrnoError(reply.errno, msg.seq, reply.extAck) };
+      // nfnetlink checks CAP_NET_ADMIN once per datagram: without it the whole datagram is refused
+      // and only its first message is answered (EPERM). The rest will never be acknowledged.
+      if (reply.errno === ERRNO.EPERM && msg.seq === firstSeq) {
+        for (const [seq, k] of pending) results[k] = { seq, error: stacklessErrnoError(reply.errno, seq, reply.extAck) };
+        pending.clear();
+      }
     };
     while (pending.size > 0) {
       let datagram: Buffer;
@@ -136,6 +142,44 @@ export class NetlinkConnection implements Disposable {
       }
       forEachMessage(datagram, visit);
     }
+  }
+
+  /**
+   * Sends one request that must carry NLM_F_ACK, and calls `onMessage` for each answer of its seq
+   * (e.g. the entry a GET returns) until the ACK. A kernel errno throws NetlinkErrnoError.
+   */
+  request(message: Uint8Array, onMessage: (msg: NetlinkMessage) => void): void {
+    const { flags, seq } = header(message, 0);
+    if ((flags & (NLM_F_REQUEST | NLM_F_ACK)) !== (NLM_F_REQUEST | NLM_F_ACK) || (flags & NLM_F_DUMP) === NLM_F_DUMP) {
+      throw new ValidationError('ERR_INVALID_ARGUMENT', 'message', flags, 'a request needs NLM_F_REQUEST|NLM_F_ACK and no NLM_F_DUMP');
+    }
+    this.socket.send(message);
+    let failure: NetlinkErrnoError | undefined;
+    let acked = false;
+    const visit = (msg: NetlinkMessage): boolean => {
+      if (msg.seq !== seq) return true;
+      if (msg.type === _NLMSG_ERROR) {
+        const e = decodeError(msg);
+        if (e.errno !== 0) failure = errnoError(e.errno, seq, e.extAck, 'request');
+        acked = true;
+        return false;
+      }
+      if (msg.type >= _NLMSG_MIN_TYPE) onMessage(msg);
+      return true;
+    };
+    while (!acked) {
+      let datagram: Buffer;
+      try {
+        datagram = this.socket.recv();
+      } catch (error) {
+        if (error instanceof NetlinkTimeoutError) {
+          throw new NetlinkTimeoutError(`no answer within ${error.timeoutMs} ms to netlink request seq ${seq}`, error.timeoutMs, { cause: error });
+        }
+        throw error;
+      }
+      forEachMessage(datagram, visit);
+    }
+    if (failure) throw failure;
   }
 
   /**

@@ -30,6 +30,11 @@ export interface NetlinkSocketOptions {
   protocol: number;
   /** Name under /run/netns to create the socket in; the caller's namespace when absent. */
   netns?: string | undefined;
+  /**
+   * Create the socket in a new, unnamed namespace that lives exactly as long as the socket: for
+   * probes that must not touch any real table and must leave nothing behind. Excludes `netns`.
+   */
+  freshNetns?: boolean | undefined;
   /** Receive timeout of every recv(); default 10 s. */
   timeoutMs?: number | undefined;
   /** Kernel receive buffer; default 64 MiB (SO_RCVBUFFORCE, falling back to SO_RCVBUF). */
@@ -51,6 +56,7 @@ interface Libc {
   recv: NativeFn;
   close: NativeFn;
   setns: NativeFn;
+  unshare: NativeFn;
 }
 
 let libc: Libc | undefined;
@@ -68,6 +74,7 @@ function native(): Libc {
     recv: fn('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
     close: fn('int close(int fd)'),
     setns: fn('int setns(int fd, int nstype)'),
+    unshare: fn('int unshare(int flags)'),
   };
   return libc;
 }
@@ -141,13 +148,20 @@ function fatal(message: string): never {
   }
 }
 
-/** Runs `fn` with this thread switched into the namespace `target` (an open fd), then switches back. */
+/**
+ * Runs `fn` with this thread switched into the namespace `target` (an open fd; -1: a new unnamed
+ * one made by unshare), then switches back.
+ */
 function inNamespace<T>(target: number, name: string, fn: () => T): T {
   const self = '/proc/thread-self/ns/net';
   const original = readlinkSync(self);
   const saved = openSync(self, 'r');
   try {
-    if (native().setns(target, CLONE_NEWNET) !== 0) throw new NetlinkSocketError('setns', koffi.errno(), `entering netns ${name}`);
+    if (target < 0) {
+      if (native().unshare(CLONE_NEWNET) !== 0) throw new NetlinkSocketError('unshare', koffi.errno(), 'creating a fresh netns');
+    } else if (native().setns(target, CLONE_NEWNET) !== 0) {
+      throw new NetlinkSocketError('setns', koffi.errno(), `entering netns ${name}`);
+    }
     try {
       return fn();
     } finally {
@@ -204,6 +218,10 @@ export class NetlinkSocket implements Disposable {
     if (netns !== undefined) assertNetnsName(netns);
     const rbuf = Buffer.allocUnsafeSlow(recvBufferBytes);
     const make = () => new NetlinkSocket(create(protocol, timeoutMs, rcvbuf, sndbuf), protocol, netns, timeoutMs, rbuf);
+    if (options.freshNetns) {
+      if (netns !== undefined) throw new ValidationError('ERR_INVALID_ARGUMENT', 'freshNetns', true, 'freshNetns and netns exclude each other');
+      return inNamespace(-1, '(fresh)', make);
+    }
     if (netns === undefined) return make();
 
     let target: number;

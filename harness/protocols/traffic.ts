@@ -6,7 +6,7 @@ import {
   ICMP_REPLY_TYPE, ICMPV6_REPLY_TYPE, keyString, normalizeKey,
   type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type Family,
 } from '../conntrack/entry.ts';
-import type { ListFilter } from '../conntrack/oracle.ts';
+import type { ConntrackFilter } from '../conntrack/filter.ts';
 import type { OwnedProcess } from '../system/processes.ts';
 import type { Topology } from '../system/topology.ts';
 import { notYet, ready, waitFor } from '../system/wait.ts';
@@ -43,7 +43,7 @@ export interface TrafficRecipe {
 
 /** Anything that lists a namespace's entries: the client under test or the oracle. */
 export interface EntryLister {
-  list(filter?: ListFilter): Promise<ConntrackEntry[]>;
+  list(filter?: ConntrackFilter): Promise<ConntrackEntry[]>;
 }
 
 const COMMAND_TIMEOUT_MS = 15_000;

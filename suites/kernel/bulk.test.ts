@@ -74,8 +74,8 @@ describe('bulk', () => {
 describe('zone filtering', () => {
   test('the kernel-side (CTA_ZONE) and the user-space zone filter list the same entries', async ({ netns, zone, neighbourZone }) => {
     const entries = bulk([zone, neighbourZone, 0], 900);
-    await using kernelSide = await Conntrack.open({ netns: netns.name, kernelZoneFilter: true });
-    await using userSide = await Conntrack.open({ netns: netns.name, kernelZoneFilter: false });
+    await using kernelSide = await Conntrack.open({ netns: netns.name, kernelFilters: { zone: true } });
+    await using userSide = await Conntrack.open({ netns: netns.name, kernelFilters: { zone: false } });
     await kernelSide.create(entries);
     for (const z of [zone, neighbourZone, 0]) {
       const want = keys(entries.filter((e) => e.zone === z).map((e) => normalizeKey(e)));

@@ -74,7 +74,7 @@ describe('property: encode then decode', () => {
         expect(decoded?.reply?.src).toBe(key.dst);
         expect(decoded?.timeout).toBe(input.timeout ?? 120);
         if (input.mark !== undefined) expect(decoded?.mark).toBe(input.mark);
-        if (['tcp', 'sctp', 'dccp'].includes(key.protocol)) expect(decoded?.tcpState).toBeDefined();
+        if (['tcp', 'sctp', 'dccp'].includes(String(key.protocol))) expect(decoded?.tcpState).toBeDefined();
       }),
       { numRuns: 2000 },
     );

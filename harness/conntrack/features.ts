@@ -1,0 +1,83 @@
+// What this kernel's ctnetlink filters in a dump, learned by behaviour: a probe makes two entries
+// in a fresh unnamed namespace (gone with its socket) and asks for each filter. Distribution kernels
+// back-port, so the version number is only the fallback when the probe cannot run. Whatever the
+// kernel filters, the client filters again in user space: this only decides what is worth sending.
+import { release } from 'node:os';
+import { NETLINK_NETFILTER } from '../netlink/constants.ts';
+import { NetlinkConnection } from '../netlink/connection.ts';
+import { atLeast } from '../system/kernel.ts';
+import { decodeEntry, encodeCreate, encodeDump, statusBits, type DumpRequest } from './codec.ts';
+import { normalizeKey, type EntryInput } from './entry.ts';
+
+export interface KernelFilters {
+  /** CTA_ZONE in a dump (Linux >= 6.8). */
+  zone: boolean;
+  /** CTA_MARK + CTA_MARK_MASK in a dump. */
+  mark: boolean;
+  /** CTA_STATUS + CTA_STATUS_MASK in a dump (Linux >= 5.15). */
+  status: boolean;
+  /** CTA_FILTER over the original tuple (Linux >= 5.8). */
+  tuple: boolean;
+}
+
+export interface KernelFilterSupport extends KernelFilters {
+  /** `probe`: measured here; `version`: the probe could not run, read off the release number. */
+  source: 'probe' | 'version';
+  /** Why the probe could not run. */
+  reason?: string;
+}
+
+/** The version rule: when each filter reached mainline. */
+export function kernelFiltersByVersion(kernelRelease = release()): KernelFilters {
+  return {
+    zone: atLeast(kernelRelease, '6.8'),
+    mark: atLeast(kernelRelease, '3.1'),
+    status: atLeast(kernelRelease, '5.15'),
+    tuple: atLeast(kernelRelease, '5.8'),
+  };
+}
+
+const A: EntryInput = { protocol: 'udp', src: '198.51.100.1', dst: '203.0.113.1', sport: 1000, dport: 53, zone: 1, mark: 0x11, status: ['SEEN_REPLY', 'ASSURED'] };
+const B: EntryInput = { protocol: 'tcp', src: '198.51.100.2', dst: '203.0.113.1', sport: 2000, dport: 80, zone: 2, mark: 0x22 };
+
+const PROBES: Record<keyof KernelFilters, DumpRequest> = {
+  zone: { zone: 1 },
+  mark: { mark: { value: 0x11, mask: 0xffffffff } },
+  status: { status: statusBits(['ASSURED']) },
+  tuple: { family: 'ipv4', tuple: { protocol: 'udp', src: '198.51.100.1' } },
+};
+
+/** Runs the probe: true for a filter when the kernel returned exactly entry A. */
+export function probeKernelFilters(): KernelFilters {
+  using conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, freshNetns: true, timeoutMs: 5000 });
+  const created = conn.transact([A, B].map((e) => encodeCreate(normalizeKey(e), e, conn.nextSeq())));
+  const failed = created.find((r) => r.error);
+  if (failed?.error) throw failed.error;
+  const result = {} as KernelFilters;
+  for (const [name, request] of Object.entries(PROBES) as Array<[keyof KernelFilters, DumpRequest]>) {
+    const seen: string[] = [];
+    try {
+      conn.dump(encodeDump(conn.nextSeq(), request), (msg) => {
+        seen.push(decodeEntry(msg).src);
+      });
+      result[name] = seen.length === 1 && seen[0] === A.src;
+    } catch {
+      // A kernel that refuses the attribute does not filter by it.
+      result[name] = false;
+    }
+  }
+  return result;
+}
+
+let cached: KernelFilterSupport | undefined;
+
+/** The probe's answer, once per process; the version rule if the probe fails. */
+export function kernelFilterSupport(): KernelFilterSupport {
+  if (cached) return cached;
+  try {
+    cached = { ...probeKernelFilters(), source: 'probe' };
+  } catch (error) {
+    cached = { ...kernelFiltersByVersion(), source: 'version', reason: error instanceof Error ? error.message : String(error) };
+  }
+  return cached;
+}
