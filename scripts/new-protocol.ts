@@ -39,7 +39,21 @@ if (readFileSync(registry, 'utf8').includes(`'./${name}.ts'`)) die(`${name} is r
 
 const p = PROTOCOLS[protocol];
 const families = JSON.stringify(p.families).replaceAll('"', "'").replaceAll(',', ', ');
-const body = p.kind === 'ports'
+const body = p.kind === 'generic'
+  ? `import { defaultOracleArgs, GENERIC_IDENTITY, genericSamples, type ProtocolSpec } from './spec.ts';
+
+export const ${name}: ProtocolSpec = {
+  name: '${name}',
+  protocol: '${protocol}',
+  number: ${p.number},
+  families: ${families},
+  // N distinct entries: the source address varies (the kernel tracks it generically: addresses only).
+  samples: genericSamples('${protocol}'),
+  oracleArgs: defaultOracleArgs,
+  identity: GENERIC_IDENTITY,
+};
+`
+  : p.kind === 'ports'
   ? `import { defaultOracleArgs, PORT_IDENTITY, portSamples, type ProtocolSpec } from './spec.ts';
 
 export const ${name}: ProtocolSpec = {

@@ -1,7 +1,7 @@
 // What a protocol file declares so the generic suites can cover it: identity, families, sample
 // entries, how the oracle creates one, what the kernel or CLI cannot do, and (optionally) traffic.
 import { createArgs } from '../conntrack/oracle.ts';
-import type { ConntrackEntry, EntryInput, Family, ProtocolName } from '../conntrack/entry.ts';
+import type { ConntrackEntry, EntryInput, Family, Protocol, ProtocolName } from '../conntrack/entry.ts';
 import type { TrafficRecipe } from './traffic.ts';
 
 /** The cases every generic suite runs; a spec can opt out of one with a reason. */
@@ -14,7 +14,11 @@ export type GenericCase =
   | 'zone-isolation'
   | 'netns-isolation'
   | 'flush-zone'
-  | 'create-by-client';
+  | 'create-by-client'
+  | 'get'
+  | 'update'
+  | 'filtered-list'
+  | 'filtered-flush';
 
 export interface SampleOptions {
   family: Family;
@@ -26,8 +30,8 @@ export interface SampleOptions {
 export interface ProtocolSpec {
   /** Suite name, used by `vitest -t`: lowercase, e.g. `udp`. */
   name: string;
-  /** The entry model's protocol name. */
-  protocol: ProtocolName;
+  /** The entry model's protocol: its name, or its number when the model has no name for it. */
+  protocol: Protocol;
   /** IP protocol number (IANA), as the kernel reports it. */
   number: number;
   families: readonly Family[];
@@ -45,6 +49,8 @@ export interface ProtocolSpec {
 
 export const PORT_IDENTITY = ['family', 'protocol', 'zone', 'src', 'dst', 'sport', 'dport'] as const;
 export const ICMP_IDENTITY = ['family', 'protocol', 'zone', 'src', 'dst', 'icmpType', 'icmpCode', 'icmpId'] as const;
+/** Generic protocols (no tracker of their own): the addresses are the whole tuple. */
+export const GENERIC_IDENTITY = ['family', 'protocol', 'zone', 'src', 'dst'] as const;
 
 /** Sample addresses: documentation ranges, only ever used inside the test's own namespace. */
 export const SAMPLE_ADDRESSES: Record<Family, { src: (i: number) => string; dst: string }> = {
@@ -78,6 +84,12 @@ export function echoSamples(protocol: 'icmp' | 'icmpv6', icmpType: number) {
       icmpId: (i & 4095) + 1,
       zone,
     }));
+}
+
+/** Samples for a generic protocol: the tuple is the addresses, so the source address varies with i. */
+export function genericSamples(protocol: Protocol) {
+  return ({ family, zone, count }: SampleOptions): EntryInput[] =>
+    Array.from({ length: count }, (_, i) => ({ protocol, src: SAMPLE_ADDRESSES[family].src(i), dst: SAMPLE_ADDRESSES[family].dst, zone }));
 }
 
 export const defaultOracleArgs = createArgs;
