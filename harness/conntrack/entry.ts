@@ -208,6 +208,12 @@ export function normalizeKey(input: EntryInput): ConntrackKey {
   const key: ConntrackKey = { family, protocol, src: canonicalAddress(input.src), dst: canonicalAddress(input.dst), zone };
   if (input.origZone !== undefined) key.origZone = assertZone(input.origZone, 'origZone');
   if (input.replyZone !== undefined) key.replyZone = assertZone(input.replyZone, 'replyZone');
+  // The kernel keeps one zone per entry: both directions, or one direction only.
+  const zones = [zone !== 0, key.origZone !== undefined, key.replyZone !== undefined].filter(Boolean).length;
+  if (zones > 1) {
+    fail('ERR_INVALID_ZONE', key.origZone !== undefined ? 'origZone' : 'replyZone', key.origZone ?? key.replyZone,
+      'an entry has one zone: a non-zero zone, or an origZone, or a replyZone, not two of them');
+  }
   if (shape === 'ports') {
     // GRE keys may be 0; a port of 0 is not a real flow for the others.
     const min = protocol === 'gre' ? 0 : 1;

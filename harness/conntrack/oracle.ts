@@ -57,9 +57,11 @@ export function createArgs(input: EntryInput): string[] {
   const state = input.tcpState ?? defaultState(key.protocol);
   if (state !== undefined) args.push('--state', state);
   if (key.protocol === 'sctp') args.push('--orig-vtag', '1', '--reply-vtag', '2');
-  if (input.mark !== undefined) args.push('-m', String(input.mark));
+  // -u before -m: conntrack-tools 1.4.7 stores the -u bits in the mark when -u comes after -m
+  // (`-m 7 -u ASSURED` creates mark=4).
   const status = (input.status ?? []).filter((s) => s === 'ASSURED' || s === 'SEEN_REPLY');
   if (status.length > 0) args.push('-u', status.join(','));
+  if (input.mark !== undefined) args.push('-m', String(input.mark));
   if (input.snat) args.push('--src-nat', natArg(input.snat));
   if (input.dnat) args.push('--dst-nat', natArg(input.dnat));
   if (input.reply) {
