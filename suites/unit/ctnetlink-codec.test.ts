@@ -70,7 +70,7 @@ describe('property: encode then decode', () => {
       fc.property(entryArb, (input) => {
         const key = normalizeKey(input);
         const decoded = decodeEntry(asMessage(encodeCreate(key, input, 1)));
-        expect(decoded && keyOf(decoded)).toEqual(key);
+        expect(keyOf(decoded)).toEqual(key);
         expect(decoded?.reply?.src).toBe(key.dst);
         expect(decoded?.timeout).toBe(input.timeout ?? 120);
         if (input.mark !== undefined) expect(decoded?.mark).toBe(input.mark);
@@ -126,5 +126,31 @@ describe('property: hostile bytes', () => {
       ),
       { numRuns: 10_000 },
     );
+  });
+});
+
+describe('generic protocols, directional zones and labels', () => {
+  test('property: any protocol number round-trips; generic ones carry addresses only', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 255 }).filter((n) => ![1, 6, 17, 33, 47, 58, 132, 136].includes(n)), fc.boolean(), ipv4, ipv4, ipv6, ipv6,
+        (protocol, v6, a4, b4, a6, b6) => {
+          const key = normalizeKey({ protocol, src: v6 ? a6 : a4, dst: v6 ? b6 : b4 });
+          const decoded = decodeEntry(asMessage(encodeCreate(key, key, 1)));
+          expect(keyOf(decoded)).toEqual(key);
+          expect(decoded.reply).toEqual({ src: key.dst, dst: key.src });
+          expect(decoded.sport).toBeUndefined();
+        }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('a directional zone goes into its tuple and comes back; labels are bit numbers', () => {
+    const input: EntryInput = { protocol: 'udp', src: '1.1.1.1', dst: '2.2.2.2', sport: 1, dport: 2, origZone: 9, labels: [0, 9, 70, 127] };
+    const key = normalizeKey(input);
+    const decoded = decodeEntry(asMessage(encodeCreate(key, input, 1)));
+    expect(decoded).toMatchObject({ zone: 0, origZone: 9, labels: [0, 9, 70, 127] });
+    expect(decoded.replyZone).toBeUndefined();
+    const reply = normalizeKey({ ...input, origZone: undefined, replyZone: 4 });
+    expect(decodeEntry(asMessage(encodeCreate(reply, { ...input, origZone: undefined, replyZone: 4 }, 2)))).toMatchObject({ zone: 0, replyZone: 4 });
   });
 });
