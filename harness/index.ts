@@ -5,6 +5,10 @@ export { canonicalAddress } from './conntrack/address.ts';
 export { Conntrack, CreateError, type ConntrackOptions, type ConntrackStats, type CreateResult } from './conntrack/client.ts';
 export type { CpuStats, EntryChanges } from './conntrack/codec.ts';
 export { kernelFilterSupport, kernelFiltersByVersion, probeKernelFilters, type KernelFilters, type KernelFilterSupport } from './conntrack/features.ts';
+export {
+  Expectations, type Expectation, type ExpectationCreateResult, type ExpectationDeleteResult, type ExpectationFilter,
+  type ExpectationInput, type ExpectationKey,
+} from './conntrack/expectations.ts';
 export { FILTER_KEYS, normalizeFilter, type ConntrackFilter, type MarkMatch, type NatKind } from './conntrack/filter.ts';
 export { crossCheck, type CrossCheckReport, type FieldDifference } from './conntrack/crosscheck.ts';
 export { ConntrackCli, createArgs, parseExtendedLine, parseXml } from './conntrack/oracle.ts';

@@ -11,6 +11,7 @@ import {
 } from './codec.ts';
 import { SETTABLE_STATUS } from './constants.ts';
 import { keyString, normalizeKey, type ConntrackEntry, type ConntrackKey, type EntryInput } from './entry.ts';
+import { Expectations } from './expectations.ts';
 import { kernelFilterSupport, type KernelFilters } from './features.ts';
 import { compileFilter, isEmptyFilter, normalizeFilter, type ConntrackFilter, type NormalizedFilter } from './filter.ts';
 import type { ConntrackSystem, DeleteResult, UpdateResult } from './system.ts';
@@ -152,12 +153,15 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
   readonly netns: string;
   /** The filters this client sends to the kernel (it filters in user space as well). */
   readonly kernelFilters: Readonly<KernelFilters>;
+  /** The namespace's expectations (`conntrack -L/-I/-D expect`), over the same socket. */
+  readonly expectations: Expectations;
   #conn: NetlinkConnection;
 
   private constructor(netns: string, conn: NetlinkConnection, kernelFilters: KernelFilters) {
     this.netns = netns;
     this.#conn = conn;
     this.kernelFilters = Object.freeze(kernelFilters);
+    this.expectations = new Expectations(conn);
   }
 
   /** Opens a ctnetlink socket inside `netns` (the thread switches in and back, synchronously). */

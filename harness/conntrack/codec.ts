@@ -13,7 +13,7 @@ import {
   type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type EntryInput, type NatBinding, type Protocol,
 } from './entry.ts';
 
-const FAMILY_AF: Record<Family, number> = { ipv4: C.AF_INET, ipv6: C.AF_INET6 };
+export const FAMILY_AF: Record<Family, number> = { ipv4: C.AF_INET, ipv6: C.AF_INET6 };
 
 export function familyToAf(family: Family | undefined): number {
   return family === undefined ? 0 : FAMILY_AF[family];
@@ -34,7 +34,7 @@ export function invertTuple(key: ConntrackKey): ConntrackTuple {
  * fields of its shape (ports, ICMP type/code/id, or none for a generic protocol); `zone` adds a
  * directional CTA_TUPLE_ZONE.
  */
-function writeTuple(w: MessageWriter, type: number, family: Family, protocol: Protocol, tuple: ConntrackTuple, zone?: number): void {
+export function writeTuple(w: MessageWriter, type: number, family: Family, protocol: Protocol, tuple: ConntrackTuple, zone?: number): void {
   const v4 = family === 'ipv4';
   const size = v4 ? 4 : 16;
   w.nest(type).nest(C.CTA_TUPLE_IP);
@@ -58,10 +58,10 @@ function writeTuple(w: MessageWriter, type: number, family: Family, protocol: Pr
   w.end();
 }
 
-const CT = (msg: number) => nfnlType(C.NFNL_SUBSYS_CTNETLINK, msg);
+export const CT = (msg: number) => nfnlType(C.NFNL_SUBSYS_CTNETLINK, msg);
 
 /** The writer requests are built with by default (messages are views of its chunks). */
-const shared = new MessageWriter();
+export const shared = new MessageWriter();
 
 /** Writes the lookup key of an entry: its original tuple (with a directional zone) and CTA_ZONE. */
 function writeKey(w: MessageWriter, key: ConntrackKey): void {
@@ -328,7 +328,7 @@ const HELP = new Int32Array(2 * (C.CTA_HELP_NAME + 1));
 const STATS = new Int32Array(2 * (C.CTA_STATS_CHAIN_TOOLONG + 1));
 
 /** Fills `slots` with [payload offset, payload length] per attribute type (-1 when absent). */
-function scan(buf: Buffer, start: number, end: number, slots: Int32Array): void {
+export function scan(buf: Buffer, start: number, end: number, slots: Int32Array): void {
   slots.fill(-1);
   const maxType = (slots.length >> 1) - 1;
   let pos = start;
@@ -346,12 +346,12 @@ function scan(buf: Buffer, start: number, end: number, slots: Int32Array): void 
   }
 }
 
-function has(slots: Int32Array, type: number): boolean {
+export function has(slots: Int32Array, type: number): boolean {
   return slots[type * 2]! >= 0;
 }
 
 /** Scans the nested attribute `type` of `outer` into `inner`; throws when it is absent. */
-function nested(buf: Buffer, outer: Int32Array, type: number, inner: Int32Array, what: string, at: number): void {
+export function nested(buf: Buffer, outer: Int32Array, type: number, inner: Int32Array, what: string, at: number): void {
   const o = outer[type * 2]!;
   if (o < 0) throw new NetlinkDecodeError(`conntrack entry without ${what}`, at);
   scan(buf, o, o + outer[type * 2 + 1]!, inner);
@@ -370,7 +370,7 @@ function u16(buf: Buffer, slots: Int32Array, type: number, what: string, at: num
   const o = fixed(slots, type, 2, what, at);
   return (buf[o]! << 8) | buf[o + 1]!;
 }
-function u32(buf: Buffer, slots: Int32Array, type: number, what: string, at: number): number {
+export function u32(buf: Buffer, slots: Int32Array, type: number, what: string, at: number): number {
   return buf.readUInt32BE(fixed(slots, type, 4, what, at));
 }
 
@@ -387,8 +387,8 @@ function address(buf: Buffer, o: number, family: Family): string {
  * read when the kernel sent them (a generic protocol has neither); a directional zone goes to
  * `zones[0]`.
  */
-function decodeTuple(buf: Buffer, type: number, family: Family, tuple: ConntrackTuple, at: number, zones: number[]): number {
-  nested(buf, TOP, type, TUPLE, 'tuple', at);
+function decodeTuple(buf: Buffer, type: number, family: Family, tuple: ConntrackTuple, at: number, zones: number[], outer = TOP): number {
+  nested(buf, outer, type, TUPLE, 'tuple', at);
   nested(buf, TUPLE, C.CTA_TUPLE_IP, IP, 'CTA_TUPLE_IP', at);
   const v4 = family === 'ipv4';
   const size = v4 ? 4 : 16;
@@ -514,14 +514,25 @@ export function decodeEntry(msg: NetlinkMessage, meta?: DecodeMeta): ConntrackEn
   if (has(TOP, C.CTA_LABELS)) entry.labels = labels(buf, at);
   if (has(TOP, C.CTA_HELP)) {
     nested(buf, TOP, C.CTA_HELP, HELP, 'CTA_HELP', at);
-    if (has(HELP, C.CTA_HELP_NAME)) {
-      const o = HELP[C.CTA_HELP_NAME * 2]!;
-      const end = o + HELP[C.CTA_HELP_NAME * 2 + 1]!;
-      const nul = buf.indexOf(0, o);
-      entry.helper = buf.toString('latin1', o, nul >= 0 && nul < end ? nul : end);
-    }
+    if (has(HELP, C.CTA_HELP_NAME)) entry.helper = str(buf, HELP, C.CTA_HELP_NAME);
   }
   return entry;
+}
+
+/**
+ * Decodes the tuple nest `type` of the attribute table `outer` (e.g. an expectation's), for the
+ * other message kinds of ctnetlink; returns the IP protocol number.
+ */
+export function decodeTupleOf(buf: Buffer, outer: Int32Array<ArrayBuffer>, type: number, family: Family, tuple: ConntrackTuple, at: number): number {
+  return decodeTuple(buf, type, family, tuple, at, ZONE, outer);
+}
+
+/** A NUL-terminated string attribute of `slots`. */
+export function str(buf: Buffer, slots: Int32Array, type: number): string {
+  const o = slots[type * 2]!;
+  const end = o + slots[type * 2 + 1]!;
+  const nul = buf.indexOf(0, o);
+  return buf.toString('latin1', o, nul >= 0 && nul < end ? nul : end);
 }
 
 /** Per-CPU conntrack statistics (`conntrack -S`); counters the kernel no longer keeps are absent. */

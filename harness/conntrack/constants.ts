@@ -65,6 +65,20 @@ export const CTA_FILTER_F_CTA_PROTO_NUM = 1 << 3;
 export const CTA_FILTER_F_CTA_PROTO_SRC_PORT = 1 << 4;
 export const CTA_FILTER_F_CTA_PROTO_DST_PORT = 1 << 5;
 
+// enum ctattr_expect (NFNL_SUBSYS_CTNETLINK_EXP)
+export const CTA_EXPECT_MASTER = 1;
+export const CTA_EXPECT_TUPLE = 2;
+export const CTA_EXPECT_MASK = 3;
+export const CTA_EXPECT_TIMEOUT = 4;
+export const CTA_EXPECT_ID = 5;
+export const CTA_EXPECT_HELP_NAME = 6;
+export const CTA_EXPECT_ZONE = 7;
+export const CTA_EXPECT_FLAGS = 8;
+export const CTA_EXPECT_CLASS = 9;
+export const CTA_EXPECT_MAX = 11;
+/** NF_CT_EXPECT_* flags, by bit number. */
+export const EXPECT_FLAG_BITS = ['PERMANENT', 'INACTIVE', 'USERSPACE'] as const;
+
 // enum ctattr_stats_cpu, ctattr_stats_global
 export const CTA_STATS_FOUND = 2;
 export const CTA_STATS_INVALID = 4;

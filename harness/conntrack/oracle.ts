@@ -147,6 +147,49 @@ export function parseExtendedLine(line: string): ConntrackEntry {
   return result;
 }
 
+/** An expectation as `conntrack -L expect` prints it (the family is not printed: it follows the addresses). */
+export interface OracleExpectation {
+  timeout: number;
+  protocol: Protocol;
+  tuple: ConntrackTuple;
+  mask: { src: string; sport?: number };
+  master: ConntrackTuple;
+  class: number;
+  helper?: string;
+}
+
+/** Parses one line of `conntrack -L expect`: timeout, proto=, the tuple, mask-*, master-*, class=, helper=. */
+export function parseExpectLine(line: string): OracleExpectation {
+  const tokens = line.trim().split(/\s+/);
+  const bad = (why: string): never => {
+    throw new HarnessError('ERR_ORACLE_PARSE', `cannot parse conntrack expect output (${why}): ${line}`);
+  };
+  const timeout = Number(tokens[0]);
+  if (!Number.isInteger(timeout)) bad('timeout');
+  const parts: Array<Map<string, string>> = [new Map(), new Map(), new Map()];
+  let part = 0;
+  let protocol: Protocol | undefined;
+  let cls = 0;
+  let helper: string | undefined;
+  for (const token of tokens.slice(1)) {
+    const eq = token.indexOf('=');
+    if (eq < 0) continue;
+    const k = token.slice(0, eq);
+    const v = token.slice(eq + 1);
+    if (k === 'proto') protocol = protocolOf(Number(v));
+    else if (k === 'class') cls = Number(v);
+    else if (k === 'helper') helper = v;
+    else if (k.startsWith('mask-')) parts[(part = 1)]!.set(k.slice(5), v);
+    else if (k.startsWith('master-')) parts[(part = 2)]!.set(k.slice(7), v);
+    else parts[part]!.set(k, v);
+  }
+  if (protocol === undefined) bad('no proto=');
+  const [tuple, mask, master] = parts.map(parseTuple) as [ConntrackTuple, ConntrackTuple, ConntrackTuple];
+  const out: OracleExpectation = { timeout, protocol: protocol!, tuple, mask: mask.sport === undefined ? { src: mask.src } : { src: mask.src, sport: mask.sport }, master, class: cls };
+  if (helper !== undefined) out.helper = helper;
+  return out;
+}
+
 function xmlText(block: string, tag: string): string | undefined {
   return new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(block)?.[1];
 }
@@ -287,6 +330,19 @@ export class ConntrackCli {
   async flush(filter: ConntrackFilter): Promise<number> {
     const { stderr } = await this.run(['-D', ...ConntrackCli.filterArgs(filter)], { extraOkCodes: [1] });
     return summaryCount(stderr, 'deleted');
+  }
+
+  /**
+   * `conntrack -L expect -f FAMILY`, for one family or both: without -f the CLI lists IPv4
+   * expectations only (1.4.7).
+   */
+  async listExpectations(family?: Family): Promise<OracleExpectation[]> {
+    const out: OracleExpectation[] = [];
+    for (const f of family === undefined ? (['ipv4', 'ipv6'] as const) : [family]) {
+      const { stdout } = await this.run(['-L', 'expect', '-f', f]);
+      out.push(...stdout.split('\n').filter((l) => l.trim().length > 0).map(parseExpectLine));
+    }
+    return out;
   }
 
   /** `conntrack -S` and `-C`: per-CPU counters by their CLI names, and the table's count. */

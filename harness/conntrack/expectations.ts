@@ -1,0 +1,264 @@
+// Conntrack expectations (`conntrack -L/-I/-D expect`): what a helper such as FTP told the kernel to
+// expect, e.g. the data connection announced by a PORT command. Model, validation, the ctnetlink
+// messages of subsystem NFNL_SUBSYS_CTNETLINK_EXP, and the API the client exposes as
+// `ct.expectations`.
+import { HarnessError, ValidationError } from '../errors.ts';
+import { NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.ts';
+import type { NetlinkConnection } from '../netlink/connection.ts';
+import { NetlinkDecodeError } from '../netlink/errors.ts';
+import { nfnlType, type NetlinkMessage } from '../netlink/message.ts';
+import { canonicalAddress, familyOf, type Family } from './address.ts';
+import { decodeTupleOf, FAMILY_AF, has, scan, shared, str, u32, writeTuple } from './codec.ts';
+import * as C from './constants.ts';
+import { assertFamily, assertProtocol, assertZone, normalizeKey, protocolOf, tupleShape, type ConntrackTuple, type EntryInput, type Protocol } from './entry.ts';
+
+/** An expectation as the kernel reports it. The kernel does not report its zone. */
+export interface Expectation {
+  family: Family;
+  /** Protocol of the expected connection. */
+  protocol: Protocol;
+  /** The expected connection: a source port of 0 with a mask port of 0 means any source port. */
+  tuple: ConntrackTuple;
+  /** Which bits of the tuple's source address and port must match (the destination always does). */
+  mask: { src: string; sport?: number };
+  /** Original tuple of the connection that made the expectation, and its protocol. */
+  master: ConntrackTuple & { protocol: Protocol };
+  /** Seconds left. */
+  timeout: number;
+  id: number;
+  /** The helper that owns it, e.g. `ftp`. */
+  helper?: string;
+  flags: string[];
+  class: number;
+}
+
+/** What create() takes: the master entry (which must exist and have a helper) and the expected tuple. */
+export interface ExpectationInput {
+  /** The master connection's key: its original tuple and zone. */
+  master: EntryInput;
+  /** The expected connection; `sport` 0 (the default) with mask sport 0 accepts any source port. */
+  tuple: { src: string; dst: string; sport?: number; dport?: number };
+  /** Protocol of the expected connection; default: the master's. */
+  protocol?: Protocol;
+  /** Source address and port mask; default: the whole address, and port mask 0 when sport is 0. */
+  mask?: { src?: string; sport?: number };
+  /** Seconds; default 120. */
+  timeout?: number;
+  /** Helper name; default: the master's helper. */
+  helper?: string;
+}
+
+/** What delete() takes: an expectation from list(), or its tuple, protocol and zone. */
+export interface ExpectationKey {
+  family?: Family;
+  protocol: Protocol;
+  tuple: ConntrackTuple;
+  /** Zone of the master (default 0). */
+  zone?: number;
+}
+
+export interface ExpectationFilter {
+  family?: Family;
+  protocol?: Protocol;
+  helper?: string;
+}
+
+const EXP = (msg: number) => nfnlType(C.NFNL_SUBSYS_CTNETLINK_EXP, msg);
+const FULL_MASK: Record<Family, string> = { ipv4: '255.255.255.255', ipv6: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' };
+
+function bad(field: string, value: unknown, message: string): never {
+  throw new ValidationError('ERR_INVALID_ENTRY', field, value, message);
+}
+
+function port(value: unknown, field: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) {
+    throw new ValidationError('ERR_INVALID_PORT', field, value, `${field} must be an integer 0..65535`);
+  }
+  return value as number;
+}
+
+interface NormalizedInput {
+  family: Family;
+  zone: number;
+  master: ReturnType<typeof normalizeKey>;
+  protocol: Protocol;
+  tuple: ConntrackTuple;
+  mask: ConntrackTuple;
+  timeout: number;
+  helper?: string;
+}
+
+function normalizeInput(input: ExpectationInput): NormalizedInput {
+  if (input === null || typeof input !== 'object') bad('expectation', input, 'an expectation must be an object');
+  const master = normalizeKey(input.master);
+  const protocol = input.protocol === undefined ? master.protocol : assertProtocol(input.protocol);
+  if (tupleShape(protocol) !== 'ports') bad('protocol', protocol, `expectations are made for port protocols here, not ${String(protocol)}`);
+  const t = input.tuple;
+  if (t === null || typeof t !== 'object') bad('tuple', t, 'tuple must be { src, dst, sport?, dport? }');
+  for (const field of ['src', 'dst'] as const) {
+    if (familyOf(String(t[field])) !== master.family) {
+      throw new ValidationError('ERR_INVALID_ADDRESS', `tuple.${field}`, t[field], `tuple.${field} must be an ${master.family} address like the master's`);
+    }
+  }
+  const sport = port(t.sport ?? 0, 'tuple.sport');
+  const tuple = { src: canonicalAddress(t.src), dst: canonicalAddress(t.dst), sport, dport: port(t.dport ?? 0, 'tuple.dport') };
+  const maskSrc = input.mask?.src ?? FULL_MASK[master.family];
+  if (familyOf(maskSrc) !== master.family) throw new ValidationError('ERR_INVALID_ADDRESS', 'mask.src', maskSrc, `mask.src must be an ${master.family} mask`);
+  const mask = { src: maskSrc, dst: FULL_MASK[master.family], sport: port(input.mask?.sport ?? (sport === 0 ? 0 : 0xffff), 'mask.sport'), dport: 0xffff };
+  const timeout = input.timeout ?? 120;
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 0xffffffff) bad('timeout', timeout, 'timeout must be a positive integer number of seconds');
+  if (input.helper !== undefined && (typeof input.helper !== 'string' || !/^[a-z0-9_-]{1,15}$/i.test(input.helper))) {
+    bad('helper', input.helper, 'helper must be a helper name of at most 15 characters, e.g. ftp');
+  }
+  return { family: master.family, zone: master.zone, master, protocol, tuple, mask, timeout, ...(input.helper ? { helper: input.helper } : {}) };
+}
+
+function writeString(type: number, value: string): void {
+  const bytes = Buffer.from(`${value}\0`, 'latin1');
+  const o = shared.attr(type, bytes.length);
+  bytes.copy(shared.buffer, o);
+}
+
+/** IPCTNL_MSG_EXP_NEW with CREATE|EXCL: master tuple, expected tuple, mask, timeout, zone, helper. */
+export function encodeExpectCreate(e: NormalizedInput, seq: number): Buffer {
+  const w = shared;
+  w.begin(EXP(C.IPCTNL_MSG_EXP_NEW), NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, FAMILY_AF[e.family]);
+  writeTuple(w, C.CTA_EXPECT_MASTER, e.family, e.master.protocol, e.master);
+  writeTuple(w, C.CTA_EXPECT_TUPLE, e.family, e.protocol, e.tuple);
+  writeTuple(w, C.CTA_EXPECT_MASK, e.family, e.protocol, e.mask);
+  w.u32be(C.CTA_EXPECT_TIMEOUT, e.timeout).u16be(C.CTA_EXPECT_ZONE, e.zone);
+  if (e.helper) writeString(C.CTA_EXPECT_HELP_NAME, e.helper);
+  return w.finish();
+}
+
+/** IPCTNL_MSG_EXP_DELETE by the expected tuple and zone. */
+export function encodeExpectDelete(family: Family, protocol: Protocol, tuple: ConntrackTuple, zone: number, seq: number): Buffer {
+  const w = shared;
+  w.begin(EXP(C.IPCTNL_MSG_EXP_DELETE), NLM_F_REQUEST | NLM_F_ACK, seq, FAMILY_AF[family]);
+  writeTuple(w, C.CTA_EXPECT_TUPLE, family, protocol, tuple);
+  return w.u16be(C.CTA_EXPECT_ZONE, zone).finish();
+}
+
+export function encodeExpectDump(seq: number, family: Family | undefined): Buffer {
+  return shared.begin(EXP(C.IPCTNL_MSG_EXP_GET), NLM_F_REQUEST | NLM_F_DUMP, seq, family === undefined ? 0 : FAMILY_AF[family]).finish();
+}
+
+const TOP = new Int32Array(2 * (C.CTA_EXPECT_MAX + 1));
+
+/** Decodes one expectation (IPCTNL_MSG_EXP_NEW) of a dump. */
+export function decodeExpectation(msg: NetlinkMessage): Expectation {
+  const { buf, offset: at } = msg;
+  const nfgen = msg.nfgen;
+  const family: Family | undefined = nfgen?.family === C.AF_INET ? 'ipv4' : nfgen?.family === C.AF_INET6 ? 'ipv6' : undefined;
+  if (!family) throw new NetlinkDecodeError(`expectation of address family ${nfgen?.family}`, at);
+  scan(buf, msg.nfAttrsStart, msg.end, TOP);
+  const tuple = { src: '', dst: '' } as ConntrackTuple;
+  const protocol = protocolOf(decodeTupleOf(buf, TOP, C.CTA_EXPECT_TUPLE, family, tuple, at));
+  const mask = { src: '', dst: '' } as ConntrackTuple;
+  decodeTupleOf(buf, TOP, C.CTA_EXPECT_MASK, family, mask, at);
+  const master = { src: '', dst: '' } as ConntrackTuple & { protocol: Protocol };
+  master.protocol = protocolOf(decodeTupleOf(buf, TOP, C.CTA_EXPECT_MASTER, family, master, at));
+  const flags = has(TOP, C.CTA_EXPECT_FLAGS) ? u32(buf, TOP, C.CTA_EXPECT_FLAGS, 'CTA_EXPECT_FLAGS', at) : 0;
+  const out: Expectation = {
+    family, protocol, tuple,
+    mask: mask.sport === undefined ? { src: mask.src } : { src: mask.src, sport: mask.sport },
+    master,
+    timeout: u32(buf, TOP, C.CTA_EXPECT_TIMEOUT, 'CTA_EXPECT_TIMEOUT', at),
+    id: u32(buf, TOP, C.CTA_EXPECT_ID, 'CTA_EXPECT_ID', at),
+    flags: C.EXPECT_FLAG_BITS.filter((_, bit) => flags & (1 << bit)),
+    class: has(TOP, C.CTA_EXPECT_CLASS) ? u32(buf, TOP, C.CTA_EXPECT_CLASS, 'CTA_EXPECT_CLASS', at) : 0,
+  };
+  if (has(TOP, C.CTA_EXPECT_HELP_NAME)) out.helper = str(buf, TOP, C.CTA_EXPECT_HELP_NAME);
+  return out;
+}
+
+function normalizeExpectFilter(filter: unknown): ExpectationFilter {
+  if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) {
+    throw new ValidationError('ERR_INVALID_FILTER', 'filter', filter, 'a filter must be an object');
+  }
+  const f = filter as Record<string, unknown>;
+  const keys = ['family', 'protocol', 'helper'];
+  for (const key of Object.keys(f)) {
+    if (!keys.includes(key)) {
+      throw new ValidationError('ERR_UNKNOWN_FILTER_KEY', key, f[key], `unknown expectation filter key ${JSON.stringify(key)}; known: ${keys.join(', ')}`);
+    }
+  }
+  return {
+    ...(f.family === undefined ? {} : { family: assertFamily(f.family) }),
+    ...(f.protocol === undefined ? {} : { protocol: assertProtocol(f.protocol) }),
+    ...(f.helper === undefined ? {} : { helper: String(f.helper) }),
+  };
+}
+
+export interface ExpectationCreateResult {
+  created: ExpectationInput[];
+  failed: Array<{ expectation: ExpectationInput; error: HarnessError }>;
+}
+
+export interface ExpectationDeleteResult {
+  deleted: ExpectationKey[];
+  notFound: ExpectationKey[];
+  failed: Array<{ expectation: ExpectationKey; error: HarnessError }>;
+}
+
+/** `ct.expectations`: list, create and delete the namespace's expectations. */
+export class Expectations {
+  readonly #conn: NetlinkConnection;
+
+  constructor(conn: NetlinkConnection) {
+    this.#conn = conn;
+  }
+
+  /** Every expectation of the namespace that matches `filter` (family, protocol, helper). */
+  async list(filter: ExpectationFilter = {}): Promise<Expectation[]> {
+    const f = normalizeExpectFilter(filter);
+    const out: Expectation[] = [];
+    this.#conn.dump(encodeExpectDump(this.#conn.nextSeq(), f.family), (msg) => {
+      const e = decodeExpectation(msg);
+      if (f.protocol !== undefined && e.protocol !== f.protocol) return;
+      if (f.helper !== undefined && e.helper !== f.helper) return;
+      out.push(e);
+    });
+    return out;
+  }
+
+  /**
+   * Creates expectations like `conntrack -I expect`, each on its master. The kernel refuses a
+   * master that does not exist (ENOENT) or has no helper (EOPNOTSUPP); each fate is reported.
+   */
+  async create(inputs: readonly ExpectationInput[]): Promise<ExpectationCreateResult> {
+    if (!Array.isArray(inputs)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'expectations', inputs, 'create() takes an array of expectations');
+    const normalized = inputs.map(normalizeInput);
+    const result: ExpectationCreateResult = { created: [], failed: [] };
+    if (normalized.length === 0) return result;
+    const replies = this.#conn.transact(normalized.map((e) => encodeExpectCreate(e, this.#conn.nextSeq())));
+    replies.forEach((reply, i) => {
+      if (reply.error) result.failed.push({ expectation: inputs[i]!, error: reply.error });
+      else result.created.push(inputs[i]!);
+    });
+    return result;
+  }
+
+  /** Deletes expectations by their expected tuple (and master zone); sorted like Conntrack.delete(). */
+  async delete(keys: readonly ExpectationKey[]): Promise<ExpectationDeleteResult> {
+    if (!Array.isArray(keys)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'expectations', keys, 'delete() takes an array of expectations');
+    const normalized = keys.map((k) => {
+      if (k === null || typeof k !== 'object' || k.tuple === null || typeof k.tuple !== 'object') bad('expectation', k, 'an expectation key needs { protocol, tuple }');
+      const family = k.family ?? familyOf(String(k.tuple.src));
+      if (!family) throw new ValidationError('ERR_INVALID_ADDRESS', 'tuple.src', k.tuple.src, 'invalid expected source address');
+      const protocol = assertProtocol(k.protocol);
+      if (tupleShape(protocol) !== 'ports') bad('protocol', protocol, `expectations are made for port protocols here, not ${String(protocol)}`);
+      const tuple = { src: canonicalAddress(k.tuple.src), dst: canonicalAddress(k.tuple.dst), sport: port(k.tuple.sport ?? 0, 'tuple.sport'), dport: port(k.tuple.dport ?? 0, 'tuple.dport') };
+      return { family: assertFamily(family), protocol, tuple, zone: assertZone(k.zone ?? 0) };
+    });
+    const result: ExpectationDeleteResult = { deleted: [], notFound: [], failed: [] };
+    if (normalized.length === 0) return result;
+    const replies = this.#conn.transact(normalized.map((k) => encodeExpectDelete(k.family, k.protocol, k.tuple, k.zone, this.#conn.nextSeq())));
+    replies.forEach((reply, i) => {
+      if (!reply.error) result.deleted.push(keys[i]!);
+      else if (reply.error.errnoName === 'ENOENT') result.notFound.push(keys[i]!);
+      else result.failed.push({ expectation: keys[i]!, error: reply.error });
+    });
+    return result;
+  }
+}

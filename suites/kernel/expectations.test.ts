@@ -1,0 +1,108 @@
+// Expectations made by the kernel's FTP helper from real traffic, and by the client: a control
+// connection to port 21 gets the helper from an nft `ct helper` rule, a PORT (IPv4) or EPRT (IPv6)
+// command on it makes the kernel expect the data connection. Listed, created and deleted by the
+// client, each checked against `conntrack -L expect`.
+import { randomInt } from 'node:crypto';
+import { isHarnessError } from '../../harness/errors.ts';
+import { NetlinkErrnoError } from '../../harness/netlink/errors.ts';
+import { normalizeKey, type EntryInput, type Family } from '../../harness/conntrack/entry.ts';
+import type { Expectation } from '../../harness/conntrack/expectations.ts';
+import { awaitFlowEntry, startEchoServer } from '../../harness/protocols/traffic.ts';
+import type { Topology } from '../../harness/system/topology.ts';
+import { ready, notYet, waitFor } from '../../harness/system/wait.ts';
+import { describe, expect, test } from '../../harness/fixtures/topology.ts';
+
+const FTP_HELPER_RULES = `table inet cth_ftp {
+  ct helper ftp-std {
+    type "ftp" protocol tcp;
+  }
+  chain out {
+    type filter hook output priority filter; policy accept;
+    tcp dport 21 ct helper set "ftp-std"
+  }
+}
+`;
+
+/** The command announcing a data port: PORT a,b,c,d,p1,p2 for IPv4, EPRT |2|addr|port| for IPv6. */
+function announce(family: Family, address: string, port: number): string {
+  return family === 'ipv4'
+    ? `PORT ${address.replaceAll('.', ',')},${port >> 8},${port & 255}\r\n`
+    : `EPRT |2|${address}|${port}|\r\n`;
+}
+
+/**
+ * Opens an FTP control connection from `inspected` to an echo server on the peer's port 21 with the
+ * helper assigned, and announces `dataPort`. The helper only parses a command that follows an
+ * earlier line of the connection, so a USER line goes first, in its own segment.
+ */
+async function ftpControl(topology: Topology, family: Family, dataPort: number) {
+  await topology.inspected.exec(['nft', '-f', '-'], { input: FTP_HELPER_RULES });
+  await startEchoServer(topology, family, 'tcp', 21);
+  const sport = randomInt(20_000, 30_000);
+  const peer = topology.address(family, 'peer');
+  const target = `TCP${family === 'ipv4' ? '4' : '6'}:${family === 'ipv6' ? `[${peer}]` : peer}:21,sourceport=${sport}`;
+  const client = topology.spawn('inspected', ['socat', '-', target], { stdin: true });
+  await client.write('USER anonymous\r\n');
+  await client.waitForOutput('USER anonymous\r\n');
+  const master = normalizeKey({ protocol: 'tcp', src: topology.address(family, 'inspected'), dst: peer, sport, dport: 21, zone: topology.zone });
+  await client.write(announce(family, topology.address(family, 'inspected'), dataPort));
+  return { client, master };
+}
+
+describe('expectations', () => {
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    test(`the FTP helper's expectation from a ${family === 'ipv4' ? 'PORT' : 'EPRT'} command, listed, deleted, and made again by the client`, async ({ topology, ct, ctOracle }) => {
+      const dataPort = randomInt(1025, 1536);
+      const { master } = await ftpControl(topology, family, dataPort);
+      const masterEntry = await awaitFlowEntry(ct, { key: master, description: 'ftp control connection', reply: { src: master.dst, dst: master.src }, statusIncludes: [], statusExcludes: [] });
+      expect(masterEntry.helper).toBe('ftp');
+      const [expected] = await waitFor(async () => {
+        const listed = await ct.expectations.list();
+        return listed.length > 0 ? ready(listed) : notYet('no expectation yet');
+      }, { what: `the ftp helper's expectation for port ${dataPort}`, timeoutMs: 10_000 });
+      const inspected = topology.address(family, 'inspected');
+      const peer = topology.address(family, 'peer');
+      expect(expected).toMatchObject<Partial<Expectation>>({
+        family, protocol: 'tcp', helper: 'ftp',
+        tuple: { src: peer, dst: inspected, sport: 0, dport: dataPort },
+        master: { protocol: 'tcp', src: inspected, dst: peer, sport: master.sport, dport: 21 },
+      });
+      expect(expected!.mask.sport).toBe(0);
+      const cli = await ctOracle.listExpectations();
+      expect(cli.map((e) => [e.protocol, e.tuple, e.master, e.helper])).toEqual([[expected!.protocol, expected!.tuple, { src: inspected, dst: peer, sport: master.sport, dport: 21 }, 'ftp']]);
+      expect(await ct.expectations.list({ helper: 'sip' })).toEqual([]);
+      expect(await ct.expectations.list({ family: family === 'ipv4' ? 'ipv6' : 'ipv4' })).toEqual([]);
+
+      const deleted = await ct.expectations.delete([{ ...expected!, zone: topology.zone }]);
+      expect(deleted.deleted).toHaveLength(1);
+      expect(await ctOracle.listExpectations()).toEqual([]);
+      expect((await ct.expectations.delete([{ ...expected!, zone: topology.zone }])).notFound).toHaveLength(1);
+
+      const mine = { master: master as EntryInput, tuple: { src: peer, dst: inspected, dport: 1600 }, timeout: 200 };
+      const created = await ct.expectations.create([mine]);
+      expect(created.failed).toEqual([]);
+      const listed = await ct.expectations.list();
+      expect(listed.map((e) => [e.tuple, e.helper])).toEqual([[{ src: peer, dst: inspected, sport: 0, dport: 1600 }, 'ftp']]);
+      expect(listed[0]!.timeout).toBeGreaterThan(190);
+      expect((await ctOracle.listExpectations()).map((e) => e.tuple)).toEqual([{ src: peer, dst: inspected, sport: 0, dport: 1600 }]);
+    });
+  }
+
+  test('a master without a helper, or without an entry, is refused per expectation', async ({ topology, ct, ctOracle }) => {
+    const zone = topology.zone;
+    const plain: EntryInput = { protocol: 'tcp', src: '10.213.0.1', dst: '10.213.0.2', sport: 4000, dport: 21, zone };
+    await ct.create([plain]);
+    const tuple = { src: '10.213.0.2', dst: '10.213.0.1', dport: 1600 };
+    const result = await ct.expectations.create([{ master: plain, tuple }, { master: { ...plain, sport: 4001 }, tuple }]);
+    expect(result.created).toEqual([]);
+    expect(result.failed.map((f) => (f.error instanceof NetlinkErrnoError ? f.error.errnoName : f.error.code))).toEqual(['EOPNOTSUPP', 'ENOENT']);
+    expect(await ctOracle.listExpectations()).toEqual([]);
+    let code: string | undefined;
+    try {
+      await ct.expectations.list({ zone } as never);
+    } catch (error) {
+      code = isHarnessError(error) ? error.code : String(error);
+    }
+    expect(code).toBe('ERR_UNKNOWN_FILTER_KEY');
+  });
+});
