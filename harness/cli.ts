@@ -98,7 +98,8 @@ project's own client, never the host's table. Needs root.
       const client = await Conntrack.open({ netns });
       try {
         const entries = await client.list(zone === undefined ? {} : { zone });
-        if (values.json) io.stdout(`${JSON.stringify(entries, null, 2)}\n`);
+        // Timestamps are bigint nanoseconds: JSON gets them as decimal strings.
+        if (values.json) io.stdout(`${JSON.stringify(entries, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
         else {
           for (const entry of entries) io.stdout(`${formatEntry(entry)}\n`);
           io.stderr(`${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} in ${netns}${zone === undefined ? '' : ` zone ${zone}`}\n`);
