@@ -1,0 +1,16 @@
+// Run by suites/kernel/privileges.test.ts under `setpriv` without CAP_NET_ADMIN: deletes the
+// entries given as JSON with the client and prints each one's fate as JSON on stdout.
+import { Conntrack } from '../../harness/conntrack/client.ts';
+import type { EntryInput } from '../../harness/conntrack/entry.ts';
+import { NetlinkErrnoError } from '../../harness/netlink/errors.ts';
+
+const [netns, json] = process.argv.slice(2);
+const entries = JSON.parse(json!) as EntryInput[];
+// Every kernel filter given: the probe would need CAP_NET_ADMIN itself.
+await using ct = await Conntrack.open({ netns: netns!, timeoutMs: 5000, kernelFilters: { zone: true, mark: true, status: true, tuple: true } });
+const result = await ct.delete(entries);
+process.stdout.write(JSON.stringify({
+  deleted: result.deleted.length,
+  notFound: result.notFound.length,
+  failed: result.failed.map((f) => (f.error instanceof NetlinkErrnoError ? f.error.errnoName : f.error.code)),
+}));
