@@ -5,8 +5,10 @@ import { NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '
 import { ValidationError } from '../errors.ts';
 import { NetlinkDecodeError } from '../netlink/errors.ts';
 import { nfnlType, type NetlinkMessage } from '../netlink/message.ts';
+import type { NestTable } from '../netlink/attributes.ts';
 import { MessageWriter } from '../netlink/writer.ts';
 import { bytesToAddress, familyOf, writeAddress, type Family } from './address.ts';
+import { CTA, STATS_CPU, STATS_GLOBAL } from './attributes.ts';
 import * as C from './constants.ts';
 import {
   DEFAULT_CREATE_TIMEOUT, ICMP_REPLY_TYPE, ICMPV6_REPLY_TYPE, defaultState, protocolNumber, protocolOf, tupleShape,
@@ -311,102 +313,45 @@ export function encodeStatsRequest(seq: number, perCpu: boolean, w: MessageWrite
     NLM_F_REQUEST | (perCpu ? NLM_F_DUMP : NLM_F_ACK), seq, 0).finish();
 }
 
-// Decoding is the hot path of a 100,000-entry dump: attributes are located as offsets in reusable
-// Int32Array tables (no Buffer view per attribute) and values read straight from the datagram.
-// Not re-entrant; everything here is synchronous.
-
-const NLA_HDR = 4;
-const TOP = new Int32Array(2 * (C.CTA_MAX + 1));
-const TUPLE = new Int32Array(2 * (C.CTA_TUPLE_ZONE + 1));
-const IP = new Int32Array(2 * (C.CTA_IP_V6_DST + 1));
-const PROTO = new Int32Array(2 * (C.CTA_PROTO_ICMPV6_CODE + 1));
-const INFO = new Int32Array(2 * (C.CTA_PROTOINFO_SCTP + 1));
-const STATE = new Int32Array(2 * 2);
-const COUNTERS = new Int32Array(2 * (C.CTA_COUNTERS_BYTES + 1));
-const TSTAMP = new Int32Array(2 * (C.CTA_TIMESTAMP_STOP + 1));
-const HELP = new Int32Array(2 * (C.CTA_HELP_NAME + 1));
-const STATS = new Int32Array(2 * (C.CTA_STATS_CHAIN_TOOLONG + 1));
-
-/** Fills `slots` with [payload offset, payload length] per attribute type (-1 when absent). */
-export function scan(buf: Buffer, start: number, end: number, slots: Int32Array): void {
-  slots.fill(-1);
-  const maxType = (slots.length >> 1) - 1;
-  let pos = start;
-  while (pos < end) {
-    if (end - pos < NLA_HDR) throw new NetlinkDecodeError(`truncated attribute header: ${end - pos} byte(s) left`, pos);
-    const len = buf[pos]! | (buf[pos + 1]! << 8);
-    if (len < NLA_HDR) throw new NetlinkDecodeError(`attribute length ${len} shorter than its header`, pos);
-    if (len > end - pos) throw new NetlinkDecodeError(`attribute length ${len} runs past the end (${end - pos} byte(s) left)`, pos);
-    const type = (buf[pos + 2]! | (buf[pos + 3]! << 8)) & 0x3fff;
-    if (type <= maxType) {
-      slots[type * 2] = pos + NLA_HDR;
-      slots[type * 2 + 1] = len - NLA_HDR;
-    }
-    pos += (len + 3) & ~3;
-  }
-}
-
-export function has(slots: Int32Array, type: number): boolean {
-  return slots[type * 2]! >= 0;
-}
-
-/** Scans the nested attribute `type` of `outer` into `inner`; throws when it is absent. */
-export function nested(buf: Buffer, outer: Int32Array, type: number, inner: Int32Array, what: string, at: number): void {
-  const o = outer[type * 2]!;
-  if (o < 0) throw new NetlinkDecodeError(`conntrack entry without ${what}`, at);
-  scan(buf, o, o + outer[type * 2 + 1]!, inner);
-}
-
-function fixed(slots: Int32Array, type: number, size: number, what: string, at: number): number {
-  const o = slots[type * 2]!;
-  if (o < 0) throw new NetlinkDecodeError(`conntrack entry without ${what}`, at);
-  const len = slots[type * 2 + 1]!;
-  if (len !== size) throw new NetlinkDecodeError(`${what} must be ${size} byte(s), got ${len}`, o);
-  return o;
-}
-
-const u8 = (buf: Buffer, slots: Int32Array, type: number, what: string, at: number) => buf[fixed(slots, type, 1, what, at)]!;
-function u16(buf: Buffer, slots: Int32Array, type: number, what: string, at: number): number {
-  const o = fixed(slots, type, 2, what, at);
-  return (buf[o]! << 8) | buf[o + 1]!;
-}
-export function u32(buf: Buffer, slots: Int32Array, type: number, what: string, at: number): number {
-  return buf.readUInt32BE(fixed(slots, type, 4, what, at));
-}
-
-function u64(buf: Buffer, slots: Int32Array, type: number, what: string, at: number): bigint {
-  return buf.readBigUInt64BE(fixed(slots, type, 8, what, at));
-}
+// Decoding is the hot path of a 100,000-entry dump: the tables of ./attributes.ts locate
+// attributes as offsets and values are read straight from the datagram. Not re-entrant; everything
+// here is synchronous.
 
 function address(buf: Buffer, o: number, family: Family): string {
   return family === 'ipv4' ? `${buf[o]}.${buf[o + 1]}.${buf[o + 2]}.${buf[o + 3]}` : bytesToAddress(buf.subarray(o, o + 16));
 }
 
+function required(table: NestTable | undefined, outer: NestTable, type: number, at: number): NestTable {
+  if (!table) throw new NetlinkDecodeError(`${outer.name} without ${outer.defs[type]?.name ?? `attribute ${type}`}`, at);
+  return table;
+}
+
+const ZONE = [-1];
+
 /**
- * Decodes the tuple nest `type` of TOP; returns the IP protocol number. Ports and ICMP fields are
- * read when the kernel sent them (a generic protocol has neither); a directional zone goes to
- * `zones[0]`.
+ * Decodes the tuple nest `type` of `outer` (an entry's or an expectation's); returns the IP
+ * protocol number. Ports and ICMP fields are read when the kernel sent them (a generic protocol
+ * has neither); a directional zone goes to `zones[0]` (-1 when there is none).
  */
-function decodeTuple(buf: Buffer, type: number, family: Family, tuple: ConntrackTuple, at: number, zones: number[], outer = TOP): number {
-  nested(buf, outer, type, TUPLE, 'tuple', at);
-  nested(buf, TUPLE, C.CTA_TUPLE_IP, IP, 'CTA_TUPLE_IP', at);
+export function decodeTuple(buf: Buffer, outer: NestTable, type: number, family: Family, tuple: ConntrackTuple, at: number, zones: number[] = ZONE): number {
+  const t = required(outer.enter(buf, type), outer, type, at);
+  const ip = required(t.enter(buf, C.CTA_TUPLE_IP), t, C.CTA_TUPLE_IP, at);
   const v4 = family === 'ipv4';
-  const size = v4 ? 4 : 16;
-  tuple.src = address(buf, fixed(IP, v4 ? C.CTA_IP_V4_SRC : C.CTA_IP_V6_SRC, size, 'source address', at), family);
-  tuple.dst = address(buf, fixed(IP, v4 ? C.CTA_IP_V4_DST : C.CTA_IP_V6_DST, size, 'destination address', at), family);
-  zones[0] = has(TUPLE, C.CTA_TUPLE_ZONE) ? u16(buf, TUPLE, C.CTA_TUPLE_ZONE, 'CTA_TUPLE_ZONE', at) : -1;
-  nested(buf, TUPLE, C.CTA_TUPLE_PROTO, PROTO, 'CTA_TUPLE_PROTO', at);
-  const protoNum = u8(buf, PROTO, C.CTA_PROTO_NUM, 'CTA_PROTO_NUM', at);
-  if (has(PROTO, C.CTA_PROTO_SRC_PORT)) {
-    tuple.sport = u16(buf, PROTO, C.CTA_PROTO_SRC_PORT, 'source port', at);
-    tuple.dport = u16(buf, PROTO, C.CTA_PROTO_DST_PORT, 'destination port', at);
-  } else if (has(PROTO, C.CTA_PROTO_ICMP_TYPE) || has(PROTO, C.CTA_PROTO_ICMPV6_TYPE)) {
-    const v6 = has(PROTO, C.CTA_PROTO_ICMPV6_TYPE);
-    tuple.icmpType = u8(buf, PROTO, v6 ? C.CTA_PROTO_ICMPV6_TYPE : C.CTA_PROTO_ICMP_TYPE, 'ICMP type', at);
+  tuple.src = address(buf, ip.offset(v4 ? C.CTA_IP_V4_SRC : C.CTA_IP_V6_SRC, at), family);
+  tuple.dst = address(buf, ip.offset(v4 ? C.CTA_IP_V4_DST : C.CTA_IP_V6_DST, at), family);
+  zones[0] = t.has(C.CTA_TUPLE_ZONE) ? t.be16(buf, C.CTA_TUPLE_ZONE, at) : -1;
+  const p = required(t.enter(buf, C.CTA_TUPLE_PROTO), t, C.CTA_TUPLE_PROTO, at);
+  const protoNum = p.u8(buf, C.CTA_PROTO_NUM, at);
+  if (p.has(C.CTA_PROTO_SRC_PORT)) {
+    tuple.sport = p.be16(buf, C.CTA_PROTO_SRC_PORT, at);
+    tuple.dport = p.be16(buf, C.CTA_PROTO_DST_PORT, at);
+  } else if (p.has(C.CTA_PROTO_ICMP_TYPE) || p.has(C.CTA_PROTO_ICMPV6_TYPE)) {
+    const v6 = p.has(C.CTA_PROTO_ICMPV6_TYPE);
+    tuple.icmpType = p.u8(buf, v6 ? C.CTA_PROTO_ICMPV6_TYPE : C.CTA_PROTO_ICMP_TYPE, at);
     const code = v6 ? C.CTA_PROTO_ICMPV6_CODE : C.CTA_PROTO_ICMP_CODE;
     const id = v6 ? C.CTA_PROTO_ICMPV6_ID : C.CTA_PROTO_ICMP_ID;
-    tuple.icmpCode = has(PROTO, code) ? u8(buf, PROTO, code, 'ICMP code', at) : 0;
-    tuple.icmpId = has(PROTO, id) ? u16(buf, PROTO, id, 'ICMP id', at) : 0;
+    tuple.icmpCode = p.has(code) ? p.u8(buf, code, at) : 0;
+    tuple.icmpId = p.has(id) ? p.be16(buf, id, at) : 0;
   }
   return protoNum;
 }
@@ -420,18 +365,16 @@ export function decodeStatus(bits: number): string[] {
 function decodeState(buf: Buffer, protocol: Protocol, at: number): string | undefined {
   const table = STATE_TABLES[protocol];
   if (!table) return undefined;
-  nested(buf, TOP, C.CTA_PROTOINFO, INFO, 'CTA_PROTOINFO', at);
-  if (!has(INFO, table.nest)) return undefined;
-  nested(buf, INFO, table.nest, STATE, 'protocol info', at);
-  if (!has(STATE, 1)) return undefined;
-  const n = u8(buf, STATE, 1, 'state', at);
+  const state = CTA.enter(buf, C.CTA_PROTOINFO)?.enter(buf, table.nest);
+  if (!state?.has(C.CTA_PROTOINFO_TCP_STATE)) return undefined;
+  const n = state.u8(buf, C.CTA_PROTOINFO_TCP_STATE, at);
   return table.names[n] ?? `STATE_${n}`;
 }
 
 /** FNV-1a over the original tuple's bytes and the zone: tells two entries with one kernel id apart. */
 function tupleHash(buf: Buffer, zone: number): number {
-  const o = TOP[C.CTA_TUPLE_ORIG * 2]!;
-  const end = o + TOP[C.CTA_TUPLE_ORIG * 2 + 1]!;
+  const o = CTA.slots[C.CTA_TUPLE_ORIG * 2]!;
+  const end = o + CTA.slots[C.CTA_TUPLE_ORIG * 2 + 1]!;
   let h = 0x811c9dc5 ^ zone;
   for (let i = o; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
   return h >>> 0;
@@ -443,33 +386,31 @@ export interface DecodeMeta {
 }
 
 function counters(buf: Buffer, type: number, at: number): { packets: number; bytes: number } {
-  nested(buf, TOP, type, COUNTERS, 'counters', at);
+  const c = required(CTA.enter(buf, type), CTA, type, at);
   return {
-    packets: Number(u64(buf, COUNTERS, C.CTA_COUNTERS_PACKETS, 'CTA_COUNTERS_PACKETS', at)),
-    bytes: Number(u64(buf, COUNTERS, C.CTA_COUNTERS_BYTES, 'CTA_COUNTERS_BYTES', at)),
+    packets: Number(c.be64(buf, C.CTA_COUNTERS_PACKETS, at)),
+    bytes: Number(c.be64(buf, C.CTA_COUNTERS_BYTES, at)),
   };
 }
 
 /** Label bit numbers set in a CTA_LABELS bitmap (see writeLabels). */
 function labels(buf: Buffer, at: number): number[] {
-  const o = TOP[C.CTA_LABELS * 2]!;
-  const len = TOP[C.CTA_LABELS * 2 + 1]!;
+  const o = CTA.offset(C.CTA_LABELS, at);
+  const len = CTA.length(C.CTA_LABELS);
+  if (len % 4 !== 0) throw new NetlinkDecodeError(`CTA_LABELS of ${len} byte(s), not a whole number of words`, o);
   const out: number[] = [];
   for (let i = 0; i < len; i++) {
     const byte = buf[o + i]!;
     if (byte === 0) continue;
     for (let b = 0; b < 8; b++) if (byte & (1 << b)) out.push(i * 8 + b);
   }
-  if (len % 4 !== 0) throw new NetlinkDecodeError(`CTA_LABELS of ${len} byte(s), not a whole number of words`, at);
   return out;
 }
-
-const ZONE = [-1];
 
 /**
  * Decodes one IPCTNL_MSG_CT_NEW message (a dump's, a get's or an event's) into an entry. Every IP
  * protocol decodes: one the model has no name for is reported by number, with the addresses as its
- * tuple. Attributes the model does not use are skipped knowingly. Malformed bytes throw
+ * tuple. Attributes the tables do not declare are skipped knowingly. Malformed bytes throw
  * NetlinkDecodeError, never anything else. `meta`, when given, receives the tuple hash.
  */
 export function decodeEntry(msg: NetlinkMessage, meta?: DecodeMeta): ConntrackEntry {
@@ -479,60 +420,42 @@ export function decodeEntry(msg: NetlinkMessage, meta?: DecodeMeta): ConntrackEn
   if (!nfgen) throw new NetlinkDecodeError('conntrack message without nfgenmsg', at);
   const family: Family | undefined = nfgen.family === C.AF_INET ? 'ipv4' : nfgen.family === C.AF_INET6 ? 'ipv6' : undefined;
   if (!family) throw new NetlinkDecodeError(`conntrack entry of address family ${nfgen.family}`, at);
-  scan(buf, msg.nfAttrsStart, msg.end, TOP);
+  const t = CTA;
+  t.scan(buf, msg.nfAttrsStart, msg.end);
   const orig = { src: '', dst: '' } as ConntrackTuple;
-  const protocol = protocolOf(decodeTuple(buf, C.CTA_TUPLE_ORIG, family, orig, at, ZONE));
+  const protocol = protocolOf(decodeTuple(buf, t, C.CTA_TUPLE_ORIG, family, orig, at));
   const origZone = ZONE[0]!;
-  const zone = has(TOP, C.CTA_ZONE) ? u16(buf, TOP, C.CTA_ZONE, 'CTA_ZONE', at) : 0;
+  const zone = t.has(C.CTA_ZONE) ? t.be16(buf, C.CTA_ZONE, at) : 0;
   const entry: ConntrackEntry = { family, protocol, ...orig, zone };
   if (origZone >= 0) entry.origZone = origZone;
   if (meta) meta.tupleHash = tupleHash(buf, zone);
-  if (has(TOP, C.CTA_TUPLE_REPLY)) {
+  if (t.has(C.CTA_TUPLE_REPLY)) {
     const reply = { src: '', dst: '' } as ConntrackTuple;
-    decodeTuple(buf, C.CTA_TUPLE_REPLY, family, reply, at, ZONE);
+    decodeTuple(buf, t, C.CTA_TUPLE_REPLY, family, reply, at);
     if (ZONE[0]! >= 0) entry.replyZone = ZONE[0]!;
     entry.reply = reply;
   }
-  if (has(TOP, C.CTA_TIMEOUT)) entry.timeout = u32(buf, TOP, C.CTA_TIMEOUT, 'CTA_TIMEOUT', at);
-  if (has(TOP, C.CTA_MARK)) entry.mark = u32(buf, TOP, C.CTA_MARK, 'CTA_MARK', at);
-  if (has(TOP, C.CTA_STATUS)) entry.status = decodeStatus(u32(buf, TOP, C.CTA_STATUS, 'CTA_STATUS', at));
-  if (has(TOP, C.CTA_ID)) entry.id = u32(buf, TOP, C.CTA_ID, 'CTA_ID', at);
-  if (has(TOP, C.CTA_USE)) entry.use = u32(buf, TOP, C.CTA_USE, 'CTA_USE', at);
-  if (has(TOP, C.CTA_PROTOINFO)) {
+  if (t.has(C.CTA_TIMEOUT)) entry.timeout = t.be32(buf, C.CTA_TIMEOUT, at);
+  if (t.has(C.CTA_MARK)) entry.mark = t.be32(buf, C.CTA_MARK, at);
+  if (t.has(C.CTA_STATUS)) entry.status = decodeStatus(t.be32(buf, C.CTA_STATUS, at));
+  if (t.has(C.CTA_ID)) entry.id = t.be32(buf, C.CTA_ID, at);
+  if (t.has(C.CTA_USE)) entry.use = t.be32(buf, C.CTA_USE, at);
+  if (t.has(C.CTA_PROTOINFO)) {
     const state = decodeState(buf, protocol, at);
     if (state !== undefined) entry.tcpState = state;
   }
-  if (has(TOP, C.CTA_COUNTERS_ORIG) && has(TOP, C.CTA_COUNTERS_REPLY)) {
+  if (t.has(C.CTA_COUNTERS_ORIG) && t.has(C.CTA_COUNTERS_REPLY)) {
     entry.counters = { orig: counters(buf, C.CTA_COUNTERS_ORIG, at), reply: counters(buf, C.CTA_COUNTERS_REPLY, at) };
   }
-  if (has(TOP, C.CTA_TIMESTAMP)) {
-    nested(buf, TOP, C.CTA_TIMESTAMP, TSTAMP, 'CTA_TIMESTAMP', at);
-    const start = has(TSTAMP, C.CTA_TIMESTAMP_START) ? u64(buf, TSTAMP, C.CTA_TIMESTAMP_START, 'CTA_TIMESTAMP_START', at) : 0n;
-    entry.timestamp = { start };
-    if (has(TSTAMP, C.CTA_TIMESTAMP_STOP)) entry.timestamp.stop = u64(buf, TSTAMP, C.CTA_TIMESTAMP_STOP, 'CTA_TIMESTAMP_STOP', at);
+  const ts = t.enter(buf, C.CTA_TIMESTAMP);
+  if (ts) {
+    entry.timestamp = { start: ts.has(C.CTA_TIMESTAMP_START) ? ts.be64(buf, C.CTA_TIMESTAMP_START, at) : 0n };
+    if (ts.has(C.CTA_TIMESTAMP_STOP)) entry.timestamp.stop = ts.be64(buf, C.CTA_TIMESTAMP_STOP, at);
   }
-  if (has(TOP, C.CTA_LABELS)) entry.labels = labels(buf, at);
-  if (has(TOP, C.CTA_HELP)) {
-    nested(buf, TOP, C.CTA_HELP, HELP, 'CTA_HELP', at);
-    if (has(HELP, C.CTA_HELP_NAME)) entry.helper = str(buf, HELP, C.CTA_HELP_NAME);
-  }
+  if (t.has(C.CTA_LABELS)) entry.labels = labels(buf, at);
+  const help = t.enter(buf, C.CTA_HELP);
+  if (help?.has(C.CTA_HELP_NAME)) entry.helper = help.string(buf, C.CTA_HELP_NAME, at);
   return entry;
-}
-
-/**
- * Decodes the tuple nest `type` of the attribute table `outer` (e.g. an expectation's), for the
- * other message kinds of ctnetlink; returns the IP protocol number.
- */
-export function decodeTupleOf(buf: Buffer, outer: Int32Array<ArrayBuffer>, type: number, family: Family, tuple: ConntrackTuple, at: number): number {
-  return decodeTuple(buf, type, family, tuple, at, ZONE, outer);
-}
-
-/** A NUL-terminated string attribute of `slots`. */
-export function str(buf: Buffer, slots: Int32Array, type: number): string {
-  const o = slots[type * 2]!;
-  const end = o + slots[type * 2 + 1]!;
-  const nul = buf.indexOf(0, o);
-  return buf.toString('latin1', o, nul >= 0 && nul < end ? nul : end);
 }
 
 /** Per-CPU conntrack statistics (`conntrack -S`); counters the kernel no longer keeps are absent. */
@@ -552,30 +475,22 @@ export interface CpuStats {
   chainTooLong?: number;
 }
 
-const CPU_STATS: ReadonlyArray<[keyof Omit<CpuStats, 'cpu'>, number]> = [
-  ['found', C.CTA_STATS_FOUND], ['invalid', C.CTA_STATS_INVALID], ['insert', C.CTA_STATS_INSERT],
-  ['insertFailed', C.CTA_STATS_INSERT_FAILED], ['drop', C.CTA_STATS_DROP], ['earlyDrop', C.CTA_STATS_EARLY_DROP],
-  ['error', C.CTA_STATS_ERROR], ['searchRestart', C.CTA_STATS_SEARCH_RESTART],
-  ['clashResolve', C.CTA_STATS_CLASH_RESOLVE], ['chainTooLong', C.CTA_STATS_CHAIN_TOOLONG],
-];
-
-/** One message of a IPCTNL_MSG_CT_GET_STATS_CPU dump (nfgenmsg res_id is the CPU). */
+/** One message of a IPCTNL_MSG_CT_GET_STATS_CPU dump (nfgenmsg res_id is the CPU): every counter its table declares that the kernel sent. */
 export function decodeCpuStats(msg: NetlinkMessage): CpuStats {
   const nfgen = msg.nfgen;
   if (!nfgen) throw new NetlinkDecodeError('statistics message without nfgenmsg', msg.offset);
-  scan(msg.buf, msg.nfAttrsStart, msg.end, STATS);
+  const t = STATS_CPU;
+  t.scan(msg.buf, msg.nfAttrsStart, msg.end);
   const out = { cpu: nfgen.resId } as CpuStats;
-  for (const [name, type] of CPU_STATS) {
-    if (has(STATS, type)) out[name] = u32(msg.buf, STATS, type, `CTA_STATS ${name}`, msg.offset);
+  for (const def of t.defs) {
+    if (def && t.has(def.type)) out[def.name as keyof Omit<CpuStats, 'cpu'>] = t.be32(msg.buf, def.type, msg.offset);
   }
   return out;
 }
 
 /** The answer to IPCTNL_MSG_CT_GET_STATS: entries in the table and the table's maximum. */
 export function decodeGlobalStats(msg: NetlinkMessage): { count: number; max: number } {
-  scan(msg.buf, msg.nfAttrsStart, msg.end, STATS);
-  return {
-    count: u32(msg.buf, STATS, C.CTA_STATS_GLOBAL_ENTRIES, 'CTA_STATS_GLOBAL_ENTRIES', msg.offset),
-    max: u32(msg.buf, STATS, C.CTA_STATS_GLOBAL_MAX_ENTRIES, 'CTA_STATS_GLOBAL_MAX_ENTRIES', msg.offset),
-  };
+  const t = STATS_GLOBAL;
+  t.scan(msg.buf, msg.nfAttrsStart, msg.end);
+  return { count: t.be32(msg.buf, C.CTA_STATS_GLOBAL_ENTRIES, msg.offset), max: t.be32(msg.buf, C.CTA_STATS_GLOBAL_MAX_ENTRIES, msg.offset) };
 }

@@ -37,7 +37,6 @@ export const CTA_LABELS = 22;
 export const CTA_LABELS_MASK = 23;
 export const CTA_FILTER = 25;
 export const CTA_STATUS_MASK = 26;
-export const CTA_MAX = 27;
 
 // enum ctattr_help, ctattr_counters, ctattr_tstamp
 export const CTA_HELP_NAME = 1;
@@ -75,7 +74,6 @@ export const CTA_EXPECT_HELP_NAME = 6;
 export const CTA_EXPECT_ZONE = 7;
 export const CTA_EXPECT_FLAGS = 8;
 export const CTA_EXPECT_CLASS = 9;
-export const CTA_EXPECT_MAX = 11;
 /** NF_CT_EXPECT_* flags, by bit number. */
 export const EXPECT_FLAG_BITS = ['PERMANENT', 'INACTIVE', 'USERSPACE'] as const;
 

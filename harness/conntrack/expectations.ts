@@ -8,7 +8,8 @@ import type { NetlinkConnection } from '../netlink/connection.ts';
 import { NetlinkDecodeError } from '../netlink/errors.ts';
 import { nfnlType, type NetlinkMessage } from '../netlink/message.ts';
 import { canonicalAddress, familyOf, type Family } from './address.ts';
-import { decodeTupleOf, FAMILY_AF, has, scan, shared, str, u32, writeTuple } from './codec.ts';
+import { EXPECT } from './attributes.ts';
+import { decodeTuple, FAMILY_AF, shared, writeTuple } from './codec.ts';
 import * as C from './constants.ts';
 import { assertFamily, assertProtocol, assertZone, normalizeKey, protocolOf, tupleShape, type ConntrackTuple, type EntryInput, type Protocol } from './entry.ts';
 
@@ -143,32 +144,31 @@ export function encodeExpectDump(seq: number, family: Family | undefined): Buffe
   return shared.begin(EXP(C.IPCTNL_MSG_EXP_GET), NLM_F_REQUEST | NLM_F_DUMP, seq, family === undefined ? 0 : FAMILY_AF[family]).finish();
 }
 
-const TOP = new Int32Array(2 * (C.CTA_EXPECT_MAX + 1));
-
 /** Decodes one expectation (IPCTNL_MSG_EXP_NEW) of a dump. */
 export function decodeExpectation(msg: NetlinkMessage): Expectation {
   const { buf, offset: at } = msg;
   const nfgen = msg.nfgen;
   const family: Family | undefined = nfgen?.family === C.AF_INET ? 'ipv4' : nfgen?.family === C.AF_INET6 ? 'ipv6' : undefined;
   if (!family) throw new NetlinkDecodeError(`expectation of address family ${nfgen?.family}`, at);
-  scan(buf, msg.nfAttrsStart, msg.end, TOP);
+  const t = EXPECT;
+  t.scan(buf, msg.nfAttrsStart, msg.end);
   const tuple = { src: '', dst: '' } as ConntrackTuple;
-  const protocol = protocolOf(decodeTupleOf(buf, TOP, C.CTA_EXPECT_TUPLE, family, tuple, at));
+  const protocol = protocolOf(decodeTuple(buf, t, C.CTA_EXPECT_TUPLE, family, tuple, at));
   const mask = { src: '', dst: '' } as ConntrackTuple;
-  decodeTupleOf(buf, TOP, C.CTA_EXPECT_MASK, family, mask, at);
+  decodeTuple(buf, t, C.CTA_EXPECT_MASK, family, mask, at);
   const master = { src: '', dst: '' } as ConntrackTuple & { protocol: Protocol };
-  master.protocol = protocolOf(decodeTupleOf(buf, TOP, C.CTA_EXPECT_MASTER, family, master, at));
-  const flags = has(TOP, C.CTA_EXPECT_FLAGS) ? u32(buf, TOP, C.CTA_EXPECT_FLAGS, 'CTA_EXPECT_FLAGS', at) : 0;
+  master.protocol = protocolOf(decodeTuple(buf, t, C.CTA_EXPECT_MASTER, family, master, at));
+  const flags = t.has(C.CTA_EXPECT_FLAGS) ? t.be32(buf, C.CTA_EXPECT_FLAGS, at) : 0;
   const out: Expectation = {
     family, protocol, tuple,
     mask: mask.sport === undefined ? { src: mask.src } : { src: mask.src, sport: mask.sport },
     master,
-    timeout: u32(buf, TOP, C.CTA_EXPECT_TIMEOUT, 'CTA_EXPECT_TIMEOUT', at),
-    id: u32(buf, TOP, C.CTA_EXPECT_ID, 'CTA_EXPECT_ID', at),
+    timeout: t.be32(buf, C.CTA_EXPECT_TIMEOUT, at),
+    id: t.be32(buf, C.CTA_EXPECT_ID, at),
     flags: C.EXPECT_FLAG_BITS.filter((_, bit) => flags & (1 << bit)),
-    class: has(TOP, C.CTA_EXPECT_CLASS) ? u32(buf, TOP, C.CTA_EXPECT_CLASS, 'CTA_EXPECT_CLASS', at) : 0,
+    class: t.has(C.CTA_EXPECT_CLASS) ? t.be32(buf, C.CTA_EXPECT_CLASS, at) : 0,
   };
-  if (has(TOP, C.CTA_EXPECT_HELP_NAME)) out.helper = str(buf, TOP, C.CTA_EXPECT_HELP_NAME);
+  if (t.has(C.CTA_EXPECT_HELP_NAME)) out.helper = t.string(buf, C.CTA_EXPECT_HELP_NAME, at);
   return out;
 }
 

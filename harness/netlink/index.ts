@@ -2,27 +2,7 @@
 // nothing about conntrack.
 export * from './constants.ts';
 export * from './errors.ts';
-export {
-  align4,
-  attrBytes,
-  attrFlag,
-  attrNest,
-  attrString,
-  attrsByType,
-  attrU16be,
-  attrU32be,
-  attrU64be,
-  attrU8,
-  iterateAttrs,
-  nestedByType,
-  readString,
-  readU16be,
-  readU32be,
-  readU64be,
-  readU8,
-  type Attr,
-  type AttrTable,
-} from './attributes.ts';
+export { align4, checkRange, forEachAttr, NestTable, paddedLength, writePadded, type AttrDecl, type AttrDef, type AttrKind } from './attributes.ts';
 export {
   decodeDone,
   decodeError,
@@ -44,3 +24,4 @@ export {
 } from './message.ts';
 export { assertNetnsName, NetlinkSocket, type NetlinkSocketOptions } from './socket.ts';
 export { MAX_BATCH_BYTES, NetlinkConnection, type DumpResult, type TransactResult } from './connection.ts';
+export { MessageWriter } from './writer.ts';

@@ -2,7 +2,7 @@
 // received datagram, and NLMSG_ERROR / NLMSG_DONE decoding including extended-ack TLVs.
 // Header fields are host byte order; like the kernel on x86-64 and arm64, this assumes little-endian.
 import { ValidationError } from '../errors.ts';
-import { align4, attrsByType, checkRange, paddedLength, readString, writePadded } from './attributes.ts';
+import { align4, checkRange, NestTable, paddedLength, writePadded } from './attributes.ts';
 import {
   NFGENMSG_LEN,
   NFNETLINK_V0,
@@ -207,24 +207,24 @@ export interface ErrorReply {
   extAck: ExtAck | undefined;
 }
 
-function u32ne(buf: Buffer | undefined, what: string): number | undefined {
-  if (buf === undefined) return undefined;
-  if (buf.length !== 4) throw new NetlinkDecodeError(`${what} must be 4 bytes, got ${buf.length}`, buf.byteOffset);
-  return buf.readUInt32LE(0);
-}
+/** The extended-ack TLVs after an NLMSG_ERROR or NLMSG_DONE (enum nlmsgerr_attrs). */
+const EXT_ACK = new NestTable('extended ack', {
+  [NLMSGERR_ATTR_MSG]: ['message', 'string'],
+  [NLMSGERR_ATTR_OFFS]: ['offset', 'u32'],
+  [NLMSGERR_ATTR_MISS_TYPE]: ['missing type', 'u32'],
+  [NLMSGERR_ATTR_MISS_NEST]: ['missing nest', 'u32'],
+});
 
 /** Decodes extended-ack TLVs in buf[start, end). */
 export function decodeExtAck(buf: Buffer, start: number, end: number): ExtAck | undefined {
-  const t = attrsByType(buf, start, end, NLMSGERR_ATTR_MISS_NEST);
+  checkRange(buf, start, end);
+  const t = EXT_ACK;
+  t.scan(buf, start, end);
   const ack: ExtAck = {};
-  const msg = t[NLMSGERR_ATTR_MSG];
-  if (msg !== undefined) ack.message = readString(msg);
-  const offset = u32ne(t[NLMSGERR_ATTR_OFFS], 'NLMSGERR_ATTR_OFFS');
-  if (offset !== undefined) ack.offset = offset;
-  const missingType = u32ne(t[NLMSGERR_ATTR_MISS_TYPE], 'NLMSGERR_ATTR_MISS_TYPE');
-  if (missingType !== undefined) ack.missingType = missingType;
-  const missingNest = u32ne(t[NLMSGERR_ATTR_MISS_NEST], 'NLMSGERR_ATTR_MISS_NEST');
-  if (missingNest !== undefined) ack.missingNest = missingNest;
+  if (t.has(NLMSGERR_ATTR_MSG)) ack.message = t.string(buf, NLMSGERR_ATTR_MSG, start);
+  if (t.has(NLMSGERR_ATTR_OFFS)) ack.offset = t.u32(buf, NLMSGERR_ATTR_OFFS, start);
+  if (t.has(NLMSGERR_ATTR_MISS_TYPE)) ack.missingType = t.u32(buf, NLMSGERR_ATTR_MISS_TYPE, start);
+  if (t.has(NLMSGERR_ATTR_MISS_NEST)) ack.missingNest = t.u32(buf, NLMSGERR_ATTR_MISS_NEST, start);
   return Object.keys(ack).length > 0 ? ack : undefined;
 }
 

@@ -2,8 +2,6 @@
 // streaming, errors) against a scripted fake socket, so no kernel or root is needed.
 import { describe, expect, it } from 'vitest';
 import {
-  attrString,
-  attrU32be,
   encodeMessage,
   encodeNfMessage,
   forEachMessage,
@@ -23,6 +21,7 @@ import {
   NLMSG_ERROR,
   NLMSGERR_ATTR_MSG,
 } from '../../harness/netlink/index.ts';
+import { be32, str } from '../support/tlv.ts';
 
 function i32le(n: number): Buffer {
   const b = Buffer.alloc(4);
@@ -64,7 +63,7 @@ function ackFor(req: Buffer, offset: number, errno: number, text?: string): Buff
   const header = req.subarray(offset, offset + 16);
   const seq = req.readUInt32LE(offset + 8);
   const flags = NLM_F_CAPPED | (text ? NLM_F_ACK_TLVS : 0);
-  return encodeMessage({ type: NLMSG_ERROR, flags, seq, payload: [i32le(-errno), header, ...(text ? [attrString(NLMSGERR_ATTR_MSG, text)] : [])] });
+  return encodeMessage({ type: NLMSG_ERROR, flags, seq, payload: [i32le(-errno), header, ...(text ? [str(NLMSGERR_ATTR_MSG, text)] : [])] });
 }
 
 /** Acks each message; seq % 3 === 0 gets ENOENT with an ext ack; replies in shuffled datagrams with noise. */
@@ -81,7 +80,7 @@ function ackingKernel(request: Buffer): Buffer[] {
 }
 
 function request(conn: NetlinkConnection, flags = NLM_F_REQUEST | NLM_F_ACK, padding = 0): Buffer {
-  return encodeNfMessage({ type: 0x0102, flags, seq: conn.nextSeq(), family: 2, attrs: [attrU32be(1, 7), Buffer.alloc(padding)] });
+  return encodeNfMessage({ type: 0x0102, flags, seq: conn.nextSeq(), family: 2, attrs: [be32(1, 7), Buffer.alloc(padding)] });
 }
 
 describe('NetlinkConnection.transact', () => {
@@ -152,7 +151,7 @@ function dumpingKernel(script: DumpScript) {
     let batch: Buffer[] = [encodeNfMessage({ type: 0x0101, flags: NLM_F_MULTI, seq: seq + 1000, family: 2, attrs: [] })]; // stale
     for (let i = 0; i < script.entries; i++) {
       const flags = NLM_F_MULTI | (script.intrAt === i ? NLM_F_DUMP_INTR : 0);
-      batch.push(encodeNfMessage({ type: 0x0100, flags, seq, family: 2, attrs: [attrU32be(1, i)] }));
+      batch.push(encodeNfMessage({ type: 0x0100, flags, seq, family: 2, attrs: [be32(1, i)] }));
       if (batch.length >= per) {
         out.push(Buffer.concat(batch));
         batch = [];

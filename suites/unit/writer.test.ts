@@ -1,7 +1,7 @@
 // The in-place message writer: messages that cross a chunk boundary are moved whole and stay
-// byte-identical to the ones the plain encoders build; earlier views are never overwritten.
+// byte-identical to hand-built TLVs; earlier views are never overwritten.
 import { describe, expect, test } from 'vitest';
-import { attrBytes, attrNest, attrU16be, attrU32be, attrU8 } from '../../harness/netlink/attributes.ts';
+import { be16, be32, nest, tlv, u8 } from '../support/tlv.ts';
 import { encodeNfMessage } from '../../harness/netlink/message.ts';
 import { MessageWriter } from '../../harness/netlink/writer.ts';
 
@@ -16,7 +16,7 @@ function viaWriter(w: MessageWriter, seq: number): Buffer {
 function viaEncoders(seq: number): Buffer {
   return encodeNfMessage({
     type: 0x0100, flags: 5, seq, family: 2,
-    attrs: [attrBytes(9, Buffer.alloc(seq % 13, seq & 255)), attrNest(1, [attrU8(1, seq & 255), attrU16be(2, seq & 0xffff)]), attrU32be(7, seq)],
+    attrs: [tlv(9, Buffer.alloc(seq % 13, seq & 255)), nest(1, [u8(1, seq & 255), be16(2, seq & 0xffff)]), be32(7, seq)],
   });
 }
 
