@@ -131,16 +131,7 @@ export class NetlinkConnection implements Disposable {
       }
     };
     while (pending.size > 0) {
-      let datagram: Buffer;
-      try {
-        datagram = this.socket.recv();
-      } catch (error) {
-        if (error instanceof NetlinkTimeoutError) {
-          throw new NetlinkTimeoutError(`no ACK within ${error.timeoutMs} ms for ${pending.size} netlink request(s), first seq ${pending.keys().next().value}`, error.timeoutMs, { cause: error });
-        }
-        throw error;
-      }
-      forEachMessage(datagram, visit);
+      forEachMessage(this.#recv((ms) => `no ACK within ${ms} ms for ${pending.size} netlink request(s), first seq ${pending.keys().next().value}`), visit);
     }
   }
 
@@ -168,16 +159,7 @@ export class NetlinkConnection implements Disposable {
       return true;
     };
     while (!acked) {
-      let datagram: Buffer;
-      try {
-        datagram = this.socket.recv();
-      } catch (error) {
-        if (error instanceof NetlinkTimeoutError) {
-          throw new NetlinkTimeoutError(`no answer within ${error.timeoutMs} ms to netlink request seq ${seq}`, error.timeoutMs, { cause: error });
-        }
-        throw error;
-      }
-      forEachMessage(datagram, visit);
+      forEachMessage(this.#recv((ms) => `no answer within ${ms} ms to netlink request seq ${seq}`), visit);
     }
     if (failure) throw failure;
   }
@@ -248,16 +230,7 @@ export class NetlinkConnection implements Disposable {
     let ended = false;
     try {
       while (!done) {
-        let datagram: Buffer;
-        try {
-          datagram = this.socket.recv();
-        } catch (error) {
-          if (error instanceof NetlinkTimeoutError) {
-            throw new NetlinkTimeoutError(`netlink dump (seq ${seq}) got no NLMSG_DONE within ${error.timeoutMs} ms`, error.timeoutMs, { cause: error });
-          }
-          throw error;
-        }
-        forEachMessage(datagram, visit);
+        forEachMessage(this.#recv((ms) => `netlink dump (seq ${seq}) got no NLMSG_DONE within ${ms} ms`), visit);
         if (!done && !failed) yield;
       }
       ended = true;
@@ -274,6 +247,16 @@ export class NetlinkConnection implements Disposable {
     }
     if (failed) throw failure;
     return { interrupted };
+  }
+
+  /** One datagram; a receive timeout is rethrown saying what was awaited (`what(timeoutMs)`). */
+  #recv(what: (timeoutMs: number) => string): Buffer {
+    try {
+      return this.socket.recv();
+    } catch (error) {
+      if (error instanceof NetlinkTimeoutError) throw new NetlinkTimeoutError(what(error.timeoutMs), error.timeoutMs, { cause: error });
+      throw error;
+    }
   }
 
   close(): void {

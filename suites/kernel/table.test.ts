@@ -4,20 +4,12 @@
 import { Conntrack } from '../../harness/conntrack/client.ts';
 import { keyString, normalizeKey, type ConntrackEntry, type EntryInput } from '../../harness/conntrack/entry.ts';
 import type { ConntrackFilter } from '../../harness/conntrack/filter.ts';
-import { isHarnessError } from '../../harness/errors.ts';
 import { expectSameEntries, keySet } from '../../harness/fixtures/assertions.ts';
 import { describe, expect, randomZone, test } from '../../harness/fixtures/index.ts';
 import { mixedSamples } from '../../harness/protocols/index.ts';
 import { oracleArgsOf } from '../../harness/protocols/index.ts';
+import { codeOfAsync as codeOf } from '../support/codes.ts';
 
-async function codeOf(fn: () => unknown): Promise<string | undefined> {
-  try {
-    await fn();
-  } catch (error) {
-    return isHarnessError(error) ? error.code : `not a HarnessError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 const keys = (entries: readonly EntryInput[]) => entries.map((e) => normalizeKey(e));
 

@@ -3,19 +3,11 @@
 import { describe, expect, test } from 'vitest';
 import { addressToBytes, bytesToAddress, canonicalAddress } from '../../harness/conntrack/address.ts';
 import { normalizeKey, type EntryInput } from '../../harness/conntrack/entry.ts';
-import { isHarnessError } from '../../harness/errors.ts';
 import { assertNetnsName } from '../../harness/system/names.ts';
+import { codeOf } from '../support/codes.ts';
 
 const udp = { protocol: 'udp', src: '1.1.1.1', dst: '2.2.2.2', sport: 4, dport: 5 } as const;
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return isHarnessError(error) ? error.code : `not a HarnessError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 describe('normalizeKey', () => {
   test('infers the family, defaults the zone, canonicalizes IPv6', () => {

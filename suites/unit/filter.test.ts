@@ -4,16 +4,8 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { ConntrackEntry } from '../../harness/conntrack/entry.ts';
 import { compileFilter, normalizeFilter, parsePrefix, type ConntrackFilter } from '../../harness/conntrack/filter.ts';
-import { isHarnessError } from '../../harness/errors.ts';
+import { codeOf } from '../support/codes.ts';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return isHarnessError(error) ? error.code : `not a HarnessError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 const base: ConntrackEntry = {
   family: 'ipv4', protocol: 'udp', src: '198.51.100.7', dst: '203.0.113.1', sport: 1000, dport: 53, zone: 5,
