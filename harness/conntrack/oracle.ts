@@ -94,8 +94,41 @@ function parseTuple(fields: Map<string, string>): ConntrackTuple {
   return tuple;
 }
 
-/** Parses one line of `conntrack -L -o extended,id`. */
-export function parseExtendedLine(line: string): ConntrackEntry {
+/**
+ * What the oracle's parsers return: an entry, plus what only the CLI prints. `deltaTime` is
+ * `delta-time=` (text) or `<deltatime>` (XML), printed when the entry has a start timestamp: whole
+ * seconds from the start to the moment the CLI printed the line (to the stop of a dying entry),
+ * computed by libnetfilter_conntrack as `time(NULL) - start / 1e9`.
+ */
+export interface OracleEntry extends ConntrackEntry {
+  deltaTime?: number;
+}
+
+const CTIME_MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * The time of a `[start=Thu Nov 26 20:07:14 2026]` field (`-o ktimestamp`), in ns since the epoch.
+ * The CLI prints the start with ctime(3): local time, whole seconds. It runs with this process's
+ * environment (TZ, /etc/localtime), so the text is read back as local time here too; the result is
+ * a whole number of seconds. Undefined when the text is not ctime's.
+ */
+export function parseCtime(text: string): bigint | undefined {
+  const m = /^[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4,})$/.exec(text.trim());
+  const month = m ? CTIME_MONTHS.indexOf(m[1]!) : -1;
+  if (!m || month < 0) return undefined;
+  const ms = new Date(Number(m[6]), month, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])).getTime();
+  return Number.isNaN(ms) ? undefined : BigInt(ms / 1000) * 1_000_000_000n;
+}
+
+/**
+ * Parses one line of `conntrack -L -o extended,id`, also with `ktimestamp`: the tuples, zones
+ * (`zone=`, `zone-orig=`, `zone-reply=`), `packets=`/`bytes=` per direction, the bracketed flags
+ * (`[UNREPLIED]`, `[ASSURED]`, `[OFFLOAD]`, ... in `status`), `mark=`, `delta-time=`,
+ * `[start=...]`/`[stop=...]` (whole seconds, see parseCtime), `helper=`, `use=` and `id=`.
+ * A generic protocol is printed `unknown  200`: the number is read, and named where the model
+ * knows a name (2 is `igmp`).
+ */
+export function parseExtendedLine(line: string): OracleEntry {
   const tokens = line.trim().split(/\s+/);
   const bad = (why: string): never => {
     throw new HarnessError('ERR_ORACLE_PARSE', `cannot parse conntrack output (${why}): ${line}`);
@@ -105,18 +138,28 @@ export function parseExtendedLine(line: string): ConntrackEntry {
   const protoNum = Number(tokens[3]);
   if (!Number.isInteger(protoNum) || protoNum < 0 || protoNum > 255) bad(`protocol ${tokens[3]}`);
   const protocol = protocolOf(protoNum);
-  const entry: Partial<ConntrackEntry> = { family, protocol, timeout: Number(tokens[4]) };
+  const entry: Partial<OracleEntry> = { family, protocol, timeout: Number(tokens[4]) };
   const status: string[] = [];
   const orig = new Map<string, string>();
   const reply = new Map<string, string>();
   const counters: Array<{ packets: number; bytes: number }> = [];
+  const times: { start?: bigint; stop?: bigint } = {};
   let current = orig;
   let i = 5;
   if (tokens[i] && !tokens[i]!.includes('=') && !tokens[i]!.startsWith('[')) entry.tcpState = tokens[i++];
   for (; i < tokens.length; i++) {
     const token = tokens[i]!;
     if (token.startsWith('[')) {
-      status.push(token.slice(1, -1));
+      // A flag (`[ASSURED]`), or `[start=Thu Nov 26 20:07:14 2026]`: spaces inside, so several tokens.
+      let bracket = token;
+      while (!bracket.endsWith(']') && i + 1 < tokens.length) bracket += ` ${tokens[++i]!}`;
+      if (!bracket.endsWith(']')) bad(`unclosed ${bracket}`);
+      const inner = bracket.slice(1, -1);
+      const at = inner.indexOf('=');
+      if (at < 0) status.push(inner);
+      else if (inner.startsWith('start=') || inner.startsWith('stop=')) {
+        times[inner.startsWith('start=') ? 'start' : 'stop'] = parseCtime(inner.slice(at + 1)) ?? bad(`time ${inner}`);
+      } else bad(`bracketed ${inner}`);
       continue;
     }
     const eq = token.indexOf('=');
@@ -132,6 +175,7 @@ export function parseExtendedLine(line: string): ConntrackEntry {
       case 'zone-reply': entry.replyZone = Number(v); break;
       case 'use': entry.use = Number(v); break;
       case 'helper': entry.helper = v; break;
+      case 'delta-time': entry.deltaTime = Number(v); break;
       case 'packets': counters.push({ packets: Number(v), bytes: 0 }); break;
       case 'bytes': counters[counters.length - 1]!.bytes = Number(v); break;
       case 'id': if (current !== orig && current !== reply) entry.id = Number(v); else current.set(k, v); break;
@@ -140,9 +184,10 @@ export function parseExtendedLine(line: string): ConntrackEntry {
     }
   }
   const tuple = parseTuple(orig);
-  const result: ConntrackEntry = { ...entry, ...tuple, family, protocol, zone: entry.zone ?? 0 } as ConntrackEntry;
+  const result: OracleEntry = { ...entry, ...tuple, family, protocol, zone: entry.zone ?? 0 } as OracleEntry;
   if (reply.size > 0) result.reply = parseTuple(reply);
   if (counters.length === 2) result.counters = { orig: counters[0]!, reply: counters[1]! };
+  if (times.start !== undefined) result.timestamp = times.stop === undefined ? { start: times.start } : { start: times.start, stop: times.stop };
   result.status = status;
   return result;
 }
@@ -206,15 +251,30 @@ function xmlTuple(meta: string): ConntrackTuple & { protoNum: number } {
   if (xmlText(meta, 'sport') !== undefined) {
     tuple.sport = num('sport');
     tuple.dport = num('dport');
+  } else if (xmlText(meta, 'srckey') !== undefined) {
+    // GRE keys, in hex as in the text output: <srckey>0x401</srckey>.
+    tuple.sport = Number.parseInt(xmlText(meta, 'srckey')!, 16);
+    tuple.dport = Number.parseInt(xmlText(meta, 'dstkey') ?? '', 16);
   }
   return tuple;
 }
 
+/** `<counters><packets>N</packets><bytes>N</bytes></counters>` of one direction's meta. */
+function xmlCounters(meta: string): { packets: number; bytes: number } | undefined {
+  const block = /<counters>(.*?)<\/counters>/s.exec(meta)?.[1];
+  if (block === undefined) return undefined;
+  return { packets: Number(xmlText(block, 'packets')), bytes: Number(xmlText(block, 'bytes')) };
+}
+
 /**
- * Parses `conntrack -L -o xml`. conntrack-tools 1.4.7 leaves ICMP type/code/id and GRE keys out
- * of the XML, so those fields are absent here; `status` holds UNREPLIED/ASSURED as in -o extended.
+ * Parses `conntrack -L -o xml` (also with `ktimestamp`). conntrack-tools 1.4.7 leaves ICMP
+ * type/code/id out of the XML, so those fields are absent here; GRE keys are there, in hex
+ * (`<srckey>0x401</srckey>`); `status` holds UNREPLIED/ASSURED as in -o extended. A directional
+ * zone is a `<zone>` inside the original or reply meta, the zone of both directions one in the
+ * independent meta; counters are per direction; `<timestamp><start>` (ktimestamp only) is in ns,
+ * exact; `<helper>` follows the metas.
  */
-export function parseXml(xml: string): ConntrackEntry[] {
+export function parseXml(xml: string): OracleEntry[] {
   const flows = xml.match(/<flow>.*?<\/flow>/gs) ?? [];
   return flows.map((flow) => {
     const meta = (dir: string) => new RegExp(`<meta direction="${dir}">(.*?)</meta>`, 's').exec(flow)?.[1] ?? '';
@@ -226,13 +286,33 @@ export function parseXml(xml: string): ConntrackEntry[] {
     const protocol = Number.isInteger(protoNum) ? protocolOf(protoNum) : undefined;
     if (!family || protocol === undefined) throw new HarnessError('ERR_ORACLE_PARSE', `cannot parse conntrack XML flow: ${flow}`);
     const { protoNum: _r, ...replyTuple } = xmlTuple(reply);
-    const entry: ConntrackEntry = { family, protocol, ...tuple, zone: Number(xmlText(indep, 'zone') ?? 0), reply: replyTuple };
+    const entry: OracleEntry = { family, protocol, ...tuple, zone: Number(xmlText(indep, 'zone') ?? 0), reply: replyTuple };
+    const origZone = xmlText(orig, 'zone');
+    const replyZone = xmlText(reply, 'zone');
+    if (origZone !== undefined) entry.origZone = Number(origZone);
+    if (replyZone !== undefined) entry.replyZone = Number(replyZone);
     const n = (tag: string) => xmlText(indep, tag);
     if (n('timeout') !== undefined) entry.timeout = Number(n('timeout'));
     if (n('mark') !== undefined) entry.mark = Number(n('mark'));
     if (n('id') !== undefined) entry.id = Number(n('id'));
+    if (n('use') !== undefined) entry.use = Number(n('use'));
     if (n('state') !== undefined) entry.tcpState = n('state');
     entry.status = ['unreplied', 'assured'].filter((f) => indep.includes(`<${f}/>`)).map((f) => f.toUpperCase());
+    const origCounters = xmlCounters(orig);
+    const replyCounters = xmlCounters(reply);
+    if (origCounters && replyCounters) entry.counters = { orig: origCounters, reply: replyCounters };
+    const stamps = /<timestamp>(.*?)<\/timestamp>/s.exec(indep)?.[1];
+    const ns = (tag: string): bigint | undefined => {
+      const v = stamps === undefined ? undefined : xmlText(stamps, tag);
+      if (v !== undefined && !/^\d+$/.test(v)) throw new HarnessError('ERR_ORACLE_PARSE', `conntrack XML timestamp ${tag} ${v}: ${flow}`);
+      return v === undefined ? undefined : BigInt(v);
+    };
+    const start = ns('start');
+    const stop = ns('stop');
+    if (start !== undefined) entry.timestamp = stop === undefined ? { start } : { start, stop };
+    if (n('deltatime') !== undefined) entry.deltaTime = Number(n('deltatime'));
+    const helper = xmlText(flow.replace(/<meta\b.*?<\/meta>/gs, ''), 'helper');
+    if (helper !== undefined) entry.helper = helper;
     return entry;
   });
 }
