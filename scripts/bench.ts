@@ -1,6 +1,9 @@
 // `npm run bench`: the client against the conntrack CLI on the same data in the same run, in a
-// fresh namespace per size: create, list a zone, delete by tuple, flush a zone (and, at 1,000,
-// one `conntrack -D` process per entry). Prints medians and client/CLI ratios; writes JSON.
+// fresh namespace per size: create, list a zone, list a zone through a mark/mask filter that
+// selects half of it, delete by tuple, flush a zone (and, at 1,000, one `conntrack -D` process per
+// entry); and, in a second fresh namespace per size up to 10,000, change the mark of N zone-0
+// entries (`conntrack -U` takes no zone option, and fails beyond ~255 entries per process, so the
+// CLI runs one -U per 128). Prints medians and client/CLI ratios; writes JSON.
 import { execa } from 'execa';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -8,7 +11,9 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Conntrack } from '../harness/conntrack/client.ts';
 import type { EntryInput } from '../harness/conntrack/entry.ts';
+import type { ConntrackFilter } from '../harness/conntrack/filter.ts';
 import { ConntrackCli } from '../harness/conntrack/oracle.ts';
+import { effectiveArgv } from '../harness/system/execute.ts';
 import { Netns } from '../harness/system/netns.ts';
 
 const { values } = parseArgs({
@@ -22,6 +27,34 @@ const SIZES = values.sizes.split(',').map(Number);
 const REPS = Number(values.reps);
 const ZONE = 100;
 const NEIGHBOUR = 200;
+const CLI_TIMEOUT_MS = 300_000;
+// list with a filter: zone plus mark/mask; half of each zone's entries carry a matching mark.
+const FILTERED_LIST = 'list zone, mark/mask filter (half match)';
+const MARK_MATCH = { value: 0x100, mask: 0xf00 };
+// update: every udp entry from 198.51.0.0/16 (zone 0 of its own namespace), among decoys that
+// share the prefix (tcp) or the protocol (udp from 203.0.0.0/16) and must keep their mark.
+// conntrack-tools 1.4.7's -U cannot do this in one process (measured here, Linux 6.18; the cause
+// read in strace): the GET it sends after each update, to print the entry, asks for an ACK too, so
+// it is answered twice and the CLI reads one answer per request: one stale message per updated
+// entry piles up on its socket. After ~256 updates the socket is full and -U exits 1 with "No
+// buffer space available" (255 matching entries worked in 15 of 15 runs, 256 or more never; -R
+// with -U lines shares one socket and fails the same way). Its sequence number is the wall-clock
+// second, so when the second changes mid-run the stale replies no longer match and it exits 1 with
+// "Protocol error" (about 8% of 128-entry runs at 10,000). Either way part of the batch is updated.
+// So the CLI side is one -U per UPDATE_BATCH targets, each selected by its own source port
+// (-U -f ipv4 -p udp -s 198.51.0.0/16 --sport P), and a run that fails in one of those two ways is
+// run again inside the timed part (as a script using the CLI would have to); the reruns are
+// reported. Sizes above UPDATE_MAX_SIZE skip the row: at 100,000 (150,000 entries in the
+// namespace) one batch's -U took up to 1 s by hand and about half of them failed with EPROTO,
+// so 782 batches would take many minutes per repetition (estimated, not run).
+const UPDATE_BATCH = 128;
+const UPDATE_ATTEMPTS = 10;
+const UPDATE_MAX_SIZE = 10_000;
+const UPDATE = `update mark of N (zone 0, -U per ${UPDATE_BATCH})`;
+const UPDATE_FILTER: ConntrackFilter = { family: 'ipv4', protocol: 'udp', src: '198.51.0.0/16' };
+const UPDATE_SPORT = 1024;
+const TARGET_MARK = 1;
+const DECOY_MARK = 5;
 
 interface Row {
   size: number;
@@ -31,6 +64,10 @@ interface Row {
   ratio: number;
 }
 
+/** Marks 0x1xx and 0x2xx alternate in pairs, so MARK_MATCH selects half of the udp and half of the tcp entries. */
+const markOf = (i: number) => (((i >> 1) & 1) === 0 ? 0x100 : 0x200) | (i & 0xff);
+const matchesMark = (mark: number) => (mark & MARK_MATCH.mask) === MARK_MATCH.value;
+
 function entriesFor(zone: number, n: number): EntryInput[] {
   return Array.from({ length: n }, (_, i) => ({
     protocol: i % 2 === 0 ? ('udp' as const) : ('tcp' as const),
@@ -39,8 +76,29 @@ function entriesFor(zone: number, n: number): EntryInput[] {
     sport: 1024 + (i % 50000),
     dport: 53,
     zone,
+    mark: markOf(i),
     timeout: 600,
   }));
+}
+
+/** The N entries the update row changes: udp from 198.51.0.0/16, zone 0, UPDATE_BATCH per source port. */
+function updateTargets(n: number): EntryInput[] {
+  return Array.from({ length: n }, (_, i) => ({
+    protocol: 'udp' as const, src: `198.51.${(i >> 8) & 255}.${i & 255}`, dst: '10.255.0.1',
+    sport: UPDATE_SPORT + Math.floor(i / UPDATE_BATCH), dport: 53, zone: 0, mark: TARGET_MARK, timeout: 600,
+  }));
+}
+
+/** n/4 tcp entries from the same prefix and n/4 udp entries from another: -U must leave them alone. */
+function updateDecoys(n: number): EntryInput[] {
+  const quarter = Math.max(1, Math.floor(n / 4));
+  return Array.from({ length: 2 * quarter }, (_, j) => {
+    const i = j % quarter;
+    const common = { dst: '10.255.0.1', dport: 53, sport: 1024, zone: 0, mark: DECOY_MARK, timeout: 600 };
+    return j < quarter
+      ? { ...common, protocol: 'tcp' as const, src: `198.51.${(i >> 8) & 255}.${i & 255}` }
+      : { ...common, protocol: 'udp' as const, src: `203.0.${(i >> 8) & 255}.${i & 255}` };
+  });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -56,6 +114,67 @@ async function expectCount(ct: Conntrack, zone: number, n: number, when: string)
   if (got !== n) throw new Error(`bench: zone ${zone} holds ${got} entries ${when}, expected ${n}`);
 }
 
+class CliFailed extends Error {
+  constructor(args: readonly string[], why: string, readonly stderr: string) {
+    super(`bench: conntrack ${args.join(' ')} ${why}${stderr ? `: ${stderr}` : ''}`);
+  }
+}
+
+/**
+ * The CLI as its users run it: stdout goes nowhere (never buffered into Node). stderr is read only
+ * when `summary` is given, for its one line `N flow entries have been <summary>.`, whose N is
+ * returned. Exit 1 counts as success only with that line (-U exits 1 when it updated nothing).
+ */
+async function cliQuiet(netns: string, args: string[], summary?: 'updated' | 'shown'): Promise<number | undefined> {
+  const [file, ...rest] = effectiveArgv(['conntrack', ...args], { netns, runAsRoot: true });
+  const r = await execa(file!, rest, {
+    stdin: 'ignore', stdout: 'ignore', stderr: summary ? 'pipe' : 'ignore',
+    env: { LC_ALL: 'C' }, timeout: CLI_TIMEOUT_MS, killSignal: 'SIGKILL', reject: false,
+  });
+  const stderr = String(r.stderr ?? '').trim();
+  const m = summary === undefined ? null : new RegExp(`(\\d+) flow entries have been ${summary}`).exec(stderr);
+  if (r.exitCode !== 0 && !(r.exitCode === 1 && m)) throw new CliFailed(args, r.timedOut ? 'timed out' : `exited ${r.exitCode}`, stderr);
+  if (summary === undefined) return undefined;
+  if (!m) throw new CliFailed(args, `printed no ${summary} count`, stderr);
+  return Number(m[1]);
+}
+
+/**
+ * After an update to `mark`: the update namespace holds exactly its targets and decoys, every target
+ * carries `mark` and every decoy still DECOY_MARK, seen by the client (the whole table) and by the CLI.
+ */
+async function checkUpdated(ct: Conntrack, netns: string, targets: number, decoys: number, mark: number, when: string) {
+  const fail = (why: string): never => {
+    throw new Error(`bench: update namespace ${when}: ${why}`);
+  };
+  const all = await ct.list();
+  if (all.length !== targets + decoys) fail(`${all.length} entries, expected ${targets + decoys}`);
+  let t = 0;
+  for (const e of all) {
+    const isTarget = e.protocol === 'udp' && e.src.startsWith('198.51.');
+    if (isTarget) t++;
+    if (e.zone !== 0) fail(`an entry in zone ${e.zone}`);
+    if (e.mark !== (isTarget ? mark : DECOY_MARK)) fail(`${e.protocol} ${e.src} has mark ${e.mark}, expected ${isTarget ? mark : DECOY_MARK}`);
+  }
+  if (t !== targets) fail(`${t} target entries, expected ${targets}`);
+  const cliMarked = await cliQuiet(netns, ['-L', '-m', `${mark}/${0xffffffff}`], 'shown');
+  if (cliMarked !== targets) fail(`conntrack -L -m ${mark} shows ${cliMarked} entries, expected ${targets}`);
+  const cliDecoys = await cliQuiet(netns, ['-L', '-m', `${DECOY_MARK}/${0xffffffff}`], 'shown');
+  if (cliDecoys !== decoys) fail(`conntrack -L -m ${DECOY_MARK} shows ${cliDecoys} entries, expected ${decoys}`);
+}
+
+/** One `conntrack -U` batch, run again when it fails in one of the two ways described at UPDATE_BATCH. */
+async function cliUpdateBatch(netns: string, args: string[]): Promise<{ updated: number; retries: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { updated: (await cliQuiet(netns, args, 'updated'))!, retries: attempt - 1 };
+    } catch (error) {
+      const known = error instanceof CliFailed && /Operation failed: (Protocol error|No buffer space available)/.test(error.stderr);
+      if (!known || attempt >= UPDATE_ATTEMPTS) throw error;
+    }
+  }
+}
+
 /** Peak RSS of a separate process that lists the zone with the client (so the bench's own memory does not count). */
 async function listPeakRss(netns: string, zone: number, mode: 'list' | 'stream'): Promise<{ mode: string; peakRssMb: number; entries: number }> {
   const child = resolve(dirname(new URL(import.meta.url).pathname), 'bench-list-child.ts');
@@ -65,6 +184,8 @@ async function listPeakRss(netns: string, zone: number, mode: 'list' | 'stream')
 
 const rows: Row[] = [];
 const memory: Array<{ size: number; mode: string; peakRssMb: number; entries: number }> = [];
+const updateRetries: Array<{ size: number; processes: number; retries: number }> = [];
+const updateSkipped: number[] = [];
 const started = performance.now();
 
 for (const n of SIZES) {
@@ -74,7 +195,11 @@ for (const n of SIZES) {
   await ct.create(entriesFor(NEIGHBOUR, n));
   // One untimed pass so the client is measured warm (JIT), as a long-lived user would see it.
   await ct.list({ zone: NEIGHBOUR });
+  await ct.list({ zone: NEIGHBOUR, mark: MARK_MATCH });
   const mine = entriesFor(ZONE, n);
+  const filtered: ConntrackFilter = { zone: ZONE, mark: MARK_MATCH };
+  const filteredArgs = ['-L', ...ConntrackCli.filterArgs(filtered)]; // -L -w 100 -m 256/3840
+  const halfN = mine.filter((e) => matchesMark(e.mark!)).length;
   const samples: Record<string, { client: number[]; cli: number[] }> = {};
   const record = (op: string, side: 'client' | 'cli', ms: number) => {
     (samples[op] ??= { client: [], cli: [] })[side].push(ms);
@@ -87,6 +212,15 @@ for (const n of SIZES) {
     // list the zone
     record('list zone', 'cli', await time(() => cli.run(['-L', '-w', String(ZONE)])));
     record('list zone', 'client', await time(() => ct.list({ zone: ZONE })));
+    // list the zone through a mark/mask filter (half of it matches, and as many in the neighbour zone)
+    record(FILTERED_LIST, 'cli', await time(() => cliQuiet(ns.name, filteredArgs)));
+    let listed = 0;
+    record(FILTERED_LIST, 'client', await time(async () => {
+      listed = (await ct.list(filtered)).length;
+    }));
+    if (listed !== halfN) throw new Error(`bench: the client listed ${listed} entries for ${JSON.stringify(filtered)}, expected ${halfN}`);
+    const shown = await cliQuiet(ns.name, filteredArgs, 'shown');
+    if (shown !== halfN) throw new Error(`bench: conntrack ${filteredArgs.join(' ')} showed ${shown} entries, expected ${halfN}`);
     // delete all: conntrack -D -w ZONE vs the client deleting every entry by tuple
     record('delete all', 'cli', await time(() => cli.run(['-D', '-w', String(ZONE)], { extraOkCodes: [1] })));
     await expectCount(ct, ZONE, 0, 'after conntrack -D');
@@ -100,6 +234,51 @@ for (const n of SIZES) {
     await ct.create(mine);
     record('flush zone', 'cli', await time(() => cli.flush({ zone: ZONE })));
     await expectCount(ct, NEIGHBOUR, n, 'in the neighbour zone');
+  }
+  if (n > UPDATE_MAX_SIZE) {
+    updateSkipped.push(n);
+  } else {
+    // update: a namespace of its own, zone 0, because conntrack -U takes no zone (1.4.7) and its
+    // filter matches entries of every zone (an identical tuple in another zone was counted as
+    // updated and left unchanged). CLI: one -U per batch, whose filter selects exactly that batch
+    // (each dumps the table, updates every match and GETs it to print it); client: update() of the
+    // known entries by tuple. Each side sets a mark no entry has yet, so both change all N.
+    await using uns = await Netns.create();
+    await using uct = await Conntrack.open({ netns: uns.name, timeoutMs: 60_000 });
+    const targets = updateTargets(n);
+    const decoys = updateDecoys(n);
+    await uct.create([...targets, ...decoys]);
+    await uct.update(targets, { mark: TARGET_MARK }); // untimed warm-up; the marks stay as they are
+    await checkUpdated(uct, uns.name, targets.length, decoys.length, TARGET_MARK, 'after seeding');
+    const batches = Math.ceil(targets.length / UPDATE_BATCH);
+    // -U -f ipv4 -p udp -s 198.51.0.0/16 --sport P: exactly one batch of targets
+    const updateArgs = (b: number) => ['-U', ...ConntrackCli.filterArgs({ ...UPDATE_FILTER, sport: UPDATE_SPORT + b })];
+    for (let rep = 0; rep < reps; rep++) {
+      const cliMark = 0x1000 + 2 * rep;
+      const clientMark = cliMark + 1;
+      const cliRuns: Array<{ updated: number; retries: number }> = [];
+      record(UPDATE, 'cli', await time(async () => {
+        for (let b = 0; b < batches; b++) cliRuns.push(await cliUpdateBatch(uns.name, [...updateArgs(b), '-m', String(cliMark)]));
+      }));
+      updateRetries.push({ size: n, processes: batches, retries: cliRuns.reduce((a, r) => a + r.retries, 0) });
+      // -U skips entries that already carry the new mark, so a run after a failed one reports only
+      // the rest; checkUpdated() below is what proves every target changed.
+      cliRuns.forEach(({ updated, retries }, b) => {
+        const want = Math.min(UPDATE_BATCH, targets.length - b * UPDATE_BATCH);
+        if (retries === 0 ? updated !== want : updated > want) {
+          throw new Error(`bench: conntrack ${updateArgs(b).join(' ')} updated ${updated} entries, expected ${want}`);
+        }
+      });
+      await checkUpdated(uct, uns.name, targets.length, decoys.length, cliMark, `after conntrack -U -m ${cliMark}`);
+      let result: Awaited<ReturnType<Conntrack['update']>> | undefined;
+      record(UPDATE, 'client', await time(async () => {
+        result = await uct.update(targets, { mark: clientMark });
+      }));
+      if (result!.updated.length !== targets.length) {
+        throw new Error(`bench: client update: ${result!.updated.length} updated, ${result!.notFound.length} not found, ${result!.failed.length} failed`);
+      }
+      await checkUpdated(uct, uns.name, targets.length, decoys.length, clientMark, `after the client's update to ${clientMark}`);
+    }
   }
   if (n === 1000) {
     // Neutron's old way: one conntrack -D process per entry (once; it is slow by nature).
@@ -126,16 +305,23 @@ for (const n of SIZES) {
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
 console.log(`\nconntrack-harness bench (medians of ${REPS} runs; 100,000: of ${Math.min(REPS, 2)}), Linux ${(await import('node:os')).release()}`);
-console.log('size     operation                client        conntrack CLI   client/CLI');
+const opWidth = Math.max(24, ...rows.map((r) => r.operation.length));
+console.log(`size     ${'operation'.padEnd(opWidth)}     client   conntrack CLI   client/CLI`);
 for (const r of rows) {
-  console.log(`${String(r.size).padEnd(8)} ${r.operation.padEnd(24)} ${fmt(r.clientMs).padStart(10)} ${fmt(r.cliMs).padStart(15)} ${r.ratio.toFixed(3).padStart(12)}`);
+  console.log(`${String(r.size).padEnd(8)} ${r.operation.padEnd(opWidth)} ${fmt(r.clientMs).padStart(10)} ${fmt(r.cliMs).padStart(15)} ${r.ratio.toFixed(3).padStart(12)}`);
 }
 for (const m of memory) {
   console.log(`peak RSS of a process listing ${m.entries} entries with the client (${m.mode === 'list' ? 'list(): one array' : 'entries(): streamed'}): ${m.peakRssMb.toFixed(0)} MB`);
 }
+for (const size of new Set(updateRetries.map((u) => u.size))) {
+  const us = updateRetries.filter((u) => u.size === size);
+  const retried = us.reduce((a, u) => a + u.retries, 0);
+  console.log(`update at ${size}: ${us.length} x ${us[0]!.processes} conntrack -U processes (${UPDATE_BATCH} entries each), ${retried} run again after EPROTO/ENOBUFS`);
+}
+for (const size of updateSkipped) console.log(`update at ${size}: skipped, more than ${UPDATE_MAX_SIZE} entries (see UPDATE_MAX_SIZE in scripts/bench.ts)`);
 const perEntry = rows.find((r) => r.operation === 'delete 1 process/entry');
 if (perEntry) console.log(`delete by tuple vs one conntrack -D per entry: ${(perEntry.cliMs / perEntry.clientMs).toFixed(0)}x faster`);
 console.log(`total ${fmt(performance.now() - started)}`);
 mkdirSync(dirname(values.out), { recursive: true });
-writeFileSync(values.out, `${JSON.stringify({ kernel: (await import('node:os')).release(), reps: REPS, rows, memory }, null, 2)}\n`);
+writeFileSync(values.out, `${JSON.stringify({ kernel: (await import('node:os')).release(), reps: REPS, rows, memory, updateRetries, updateSkipped }, null, 2)}\n`);
 console.log(`wrote ${values.out}`);
