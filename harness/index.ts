@@ -3,7 +3,7 @@ export * from './errors.ts';
 export * from './conntrack/entry.ts';
 export { canonicalAddress } from './conntrack/address.ts';
 export { Conntrack, CreateError, type ConntrackOptions, type ConntrackStats, type CreateResult } from './conntrack/client.ts';
-export type { CpuStats, EntryChanges } from './conntrack/codec.ts';
+export type { CpuStats } from './conntrack/codec.ts';
 export { kernelFilterSupport, kernelFiltersByVersion, probeKernelFilters, type KernelFilters, type KernelFilterSupport } from './conntrack/features.ts';
 export {
   Expectations, type Expectation, type ExpectationCreateResult, type ExpectationDeleteResult, type ExpectationFilter,

@@ -7,10 +7,10 @@ import { NetlinkErrnoError } from '../netlink/errors.ts';
 import { assertNetnsName } from '../system/names.ts';
 import {
   checkCreateInput, checkLabels, decodeCpuStats, decodeEntry, decodeGlobalStats, encodeCreate, encodeDelete, encodeDump,
-  encodeGet, encodeStatsRequest, encodeUpdate, statusBits, type CpuStats, type DecodeMeta, type DumpRequest, type EntryChanges,
+  encodeGet, encodeStatsRequest, encodeUpdate, statusBits, type CpuStats, type DecodeMeta, type DumpRequest,
 } from './codec.ts';
 import { SETTABLE_STATUS } from './constants.ts';
-import { keyString, normalizeKey, type ConntrackEntry, type ConntrackKey, type EntryInput } from './entry.ts';
+import { keyString, normalizeKey, type ConntrackEntry, type EntryChanges, type ConntrackKey, type EntryInput } from './entry.ts';
 import { Expectations } from './expectations.ts';
 import { kernelFilterSupport, type KernelFilters } from './features.ts';
 import { compileFilter, isEmptyFilter, normalizeFilter, type ConntrackFilter, type NormalizedFilter } from './filter.ts';

@@ -12,7 +12,7 @@ import { CTA, STATS_CPU, STATS_GLOBAL } from './attributes.ts';
 import * as C from './constants.ts';
 import {
   DEFAULT_CREATE_TIMEOUT, ICMP_REPLY_TYPE, ICMPV6_REPLY_TYPE, defaultState, protocolNumber, protocolOf, tupleShape,
-  type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type EntryInput, type NatBinding, type Protocol,
+  type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type EntryChanges, type EntryInput, type NatBinding, type Protocol,
 } from './entry.ts';
 
 export const FAMILY_AF: Record<Family, number> = { ipv4: C.AF_INET, ipv6: C.AF_INET6 };
@@ -210,19 +210,6 @@ export function encodeCreate(key: ConntrackKey, input: EntryInput, seq: number, 
     writeLabels(w, C.CTA_LABELS, input.labels);
   }
   return w.finish();
-}
-
-/** What update() may change on an existing entry (like `conntrack -U`). */
-export interface EntryChanges {
-  /** New mark; with `markMask`, only the masked bits change: mark = (old & ~mask) | (value & mask). */
-  mark?: number;
-  markMask?: number;
-  /** New timeout in seconds. */
-  timeout?: number;
-  /** Status flags to set (the kernel lets SEEN_REPLY, ASSURED and a few more be set, never cleared). */
-  status?: string[];
-  /** Label bits: a list replaces every label; `{ add, remove }` changes only those bits. */
-  labels?: number[] | { add?: number[]; remove?: number[] };
 }
 
 /**

@@ -136,6 +136,19 @@ export interface ConntrackEntry extends ConntrackKey {
 export type EntryInput = Omit<ConntrackKey, 'family' | 'zone'> & Partial<Pick<ConntrackKey, 'family' | 'zone'>> &
   Partial<Omit<ConntrackEntry, keyof ConntrackKey>> & { snat?: NatBinding; dnat?: NatBinding };
 
+/** What update() may change on an existing entry (like `conntrack -U`). */
+export interface EntryChanges {
+  /** New mark; with `markMask`, only the masked bits change: mark = (old & ~mask) | (value & mask). */
+  mark?: number;
+  markMask?: number;
+  /** New timeout in seconds. */
+  timeout?: number;
+  /** Status flags to set (the kernel lets SEEN_REPLY, ASSURED and a few more be set, never cleared). */
+  status?: string[];
+  /** Label bits: a list replaces every label; `{ add, remove }` changes only those bits. */
+  labels?: number[] | { add?: number[]; remove?: number[] };
+}
+
 function fail(code: ConstructorParameters<typeof ValidationError>[0], field: string, value: unknown, msg: string): never {
   throw new ValidationError(code, field, value, msg);
 }

@@ -8,9 +8,8 @@ import { assertNetnsName } from '../system/names.ts';
 import { canonicalAddress } from './address.ts';
 import {
   assertZone, defaultState, normalizeKey, protocolNumber, protocolOf, tupleShape,
-  type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type EntryInput, type Family, type Protocol,
+  type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type EntryChanges, type EntryInput, type Family, type Protocol,
 } from './entry.ts';
-import type { EntryChanges } from './codec.ts';
 import type { ConntrackFilter } from './filter.ts';
 
 tmp.setGracefulCleanup();

@@ -1,9 +1,8 @@
 // The interface a conntrack implementation offers to the suites (list, create, delete, flush,
 // count). The ctnetlink client implements it; so does the CLI adapter, so suites are written once.
 import type { HarnessError } from '../errors.ts';
-import type { ConntrackEntry, ConntrackKey, EntryInput } from './entry.ts';
+import type { ConntrackEntry, ConntrackKey, EntryChanges, EntryInput } from './entry.ts';
 import { normalizeKey } from './entry.ts';
-import type { EntryChanges } from './codec.ts';
 import type { ConntrackFilter } from './filter.ts';
 import type { ConntrackCli } from './oracle.ts';
 

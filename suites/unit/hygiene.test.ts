@@ -56,3 +56,11 @@ describe('temp files', () => {
     expect(existsSync(seen)).toBe(false);
   });
 });
+
+describe('the oracle stays independent of the system under test', () => {
+  test('oracle.ts runs no code of the client, codec, filter or probe: only the entry model and addresses (types aside)', () => {
+    const source = readFileSync(join(root, 'harness/conntrack/oracle.ts'), 'utf8');
+    const runtime = [...source.matchAll(/^import\s+(?!type\s)[^;]*?from\s+'(\.\/[^']+)'/gms)].map((m) => m[1]);
+    expect(runtime.sort()).toEqual(['./address.ts', './entry.ts']);
+  });
+});
