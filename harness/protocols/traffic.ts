@@ -60,6 +60,7 @@ export function randomClientPort(): number {
 
 /** The reply tuple conntrack computes for an original tuple. */
 export function expectedReply(key: ConntrackKey): ConntrackTuple {
+  if (key.icmpType === undefined && key.sport === undefined) return { src: key.dst, dst: key.src };
   if (key.icmpType === undefined) return { src: key.dst, dst: key.src, sport: key.dport, dport: key.sport };
   const icmpType = (key.protocol === 'icmp' ? ICMP_REPLY_TYPE : ICMPV6_REPLY_TYPE)[key.icmpType];
   if (icmpType === undefined) throw new HarnessError('ERR_INVALID_ICMP', `no reply type for ${key.protocol} type ${key.icmpType}`);
