@@ -115,6 +115,25 @@ describe.skipIf(skipReason !== '')('netlink socket in a namespace (root)', () =>
     expect(names.sort()).toEqual(['lo', 'nltest0', 'nltest1']);
   });
 
+  it('freshNetns: a socket in a new unnamed namespace (lo only), this thread unchanged, nothing left after close', () => {
+    const before = readlinkSync(SELF_NS);
+    const fds = openFds();
+    const names: string[] = [];
+    {
+      using conn = NetlinkConnection.open({ protocol: NETLINK_ROUTE, freshNetns: true });
+      expect(readlinkSync(SELF_NS)).toBe(before);
+      const request = encodeMessage({ type: RTM_GETLINK, flags: NLM_F_REQUEST | NLM_F_DUMP, seq: conn.nextSeq(), payload: [Buffer.alloc(IFINFOMSG_LEN)] });
+      conn.dump(request, (msg) => {
+        LINK.scan(msg.buf, msg.offset + 16 + IFINFOMSG_LEN, msg.end);
+        names.push(LINK.string(msg.buf, IFLA_IFNAME, msg.offset));
+      });
+    }
+    expect(names).toEqual(['lo']);
+    expect(readlinkSync(SELF_NS)).toBe(before);
+    expect(openFds()).toBe(fds);
+    expect(() => NetlinkSocket.open({ protocol: NETLINK_ROUTE, freshNetns: true, netns: NETNS })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+
   it('does a raw ctnetlink round trip: the per-CPU stats dump ends with NLMSG_DONE', () => {
     using socket = NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: NETNS });
     socket.send(statsCpuDump(77));
