@@ -326,7 +326,7 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
       const labels = inputs[i]!.labels ?? [];
       if (reply.error) {
         result.failed.push({ entry: key, error: reply.error });
-      } else if (labels.length > 0 && !labels.every((b) => (this.#getSync(key)?.labels ?? []).includes(b))) {
+      } else if (labels.length > 0 && !this.#hasLabels(key, labels)) {
         await this.delete([key]);
         result.failed.push({ entry: key, error: new HarnessError('ERR_LABELS_UNAVAILABLE',
           `entry ${keyString(key)} was created without its labels: the namespace has no rule using \`ct label\`, so entries get no room for labels (the kernel's ENOSPC case)`) });
@@ -335,6 +335,12 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
       }
     }
     return result;
+  }
+
+  /** Reads the entry back once: does it carry every one of `labels`? */
+  #hasLabels(key: ConntrackKey, labels: readonly number[]): boolean {
+    const got = this.#getSync(key)?.labels ?? [];
+    return labels.every((bit) => got.includes(bit));
   }
 
   #getSync(key: ConntrackKey): ConntrackEntry | undefined {
