@@ -31,7 +31,8 @@ export type HarnessErrorCode =
   | 'ERR_NETLINK_ERRNO'
   | 'ERR_NETLINK_SOCKET'
   | 'ERR_NETLINK_TIMEOUT'
-  | 'ERR_SOCKET_CLOSED';
+  | 'ERR_SOCKET_CLOSED'
+  | 'ERR_SOCKET_BUSY';
 
 export class HarnessError extends Error {
   override name = 'HarnessError';

@@ -7,7 +7,7 @@ import { NetlinkErrnoError } from '../netlink/errors.ts';
 import { assertNetnsName } from '../system/names.ts';
 import {
   checkCreateInput, checkLabels, decodeCpuStats, decodeEntry, decodeGlobalStats, encodeCreate, encodeDelete, encodeDump,
-  encodeGet, encodeStatsRequest, encodeUpdate, statusBits, type CpuStats, type DecodeMeta, type DumpRequest,
+  encodeGet, encodeStatsRequest, encodeUpdate, lastTupleHash, statusBits, type CpuStats, type DumpRequest,
 } from './codec.ts';
 import { SETTABLE_STATUS } from './constants.ts';
 import { keyString, normalizeKey, type ConntrackEntry, type EntryChanges, type ConntrackKey, type EntryInput } from './entry.ts';
@@ -173,10 +173,16 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     const netns = assertNetnsName(options.netns);
     const forced = options.kernelFilters ?? {};
     const all = ['zone', 'mark', 'status', 'tuple'] as const;
-    const kernel = all.every((k) => forced[k] !== undefined) ? (forced as KernelFilters) : { ...kernelFilterSupport(), ...forced };
+    for (const [k, v] of Object.entries(forced)) {
+      if (!(all as readonly string[]).includes(k) || (v !== undefined && typeof v !== 'boolean')) {
+        throw new ValidationError('ERR_INVALID_ARGUMENT', `kernelFilters.${k}`, v, `kernelFilters takes booleans for ${all.join(', ')}`);
+      }
+    }
+    // The probe runs only when some filter is not forced.
+    const probed = all.every((k) => forced[k] !== undefined) ? undefined : kernelFilterSupport();
+    const pick = (k: (typeof all)[number]) => forced[k] ?? probed![k];
     const conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns, timeoutMs: options.timeoutMs });
-    const { zone, mark, status, tuple } = kernel;
-    return new Conntrack(netns, conn, { zone, mark, status, tuple });
+    return new Conntrack(netns, conn, { zone: pick('zone'), mark: pick('mark'), status: pick('status'), tuple: pick('tuple') });
   }
 
   /**
@@ -189,16 +195,24 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
   #dump(filter: ConntrackFilter, sink: (entry: ConntrackEntry) => void): Generator<void, unknown, undefined> {
     const f = normalizeFilter(filter);
     const matches = compileFilter(f);
+    // The first entry of each id keeps its tuple hash here; entries sharing an id with an earlier
+    // one (rare: a few pairs in a full table) go to `shared` as "id:hash".
     const seen = new Map<number, number>();
-    const meta: DecodeMeta = { tupleHash: 0 };
+    const shared = new Set<string>();
     const request = encodeDump(this.#conn.nextSeq(), dumpRequest(f, this.kernelFilters));
     return this.#conn.dumpChunks(request, (msg) => {
-      const entry = decodeEntry(msg, meta);
+      const entry = decodeEntry(msg);
       if (!matches(entry)) return;
       if (entry.id !== undefined) {
+        const hash = lastTupleHash(msg.buf, entry.zone);
         const earlier = seen.get(entry.id);
-        if (earlier === undefined) seen.set(entry.id, meta.tupleHash);
-        else if (earlier === meta.tupleHash) return;
+        if (earlier === undefined) seen.set(entry.id, hash);
+        else if (earlier === hash) return;
+        else {
+          const key = `${entry.id}:${hash}`;
+          if (shared.has(key)) return;
+          shared.add(key);
+        }
       }
       sink(entry);
     });
@@ -287,7 +301,9 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     const current: Array<number | undefined> = [];
     if (c.status) {
       for (const [i, key] of keys.entries()) {
-        const status = inputs[i]!.status ?? (await this.get(key))?.status;
+        // A status that holds CONFIRMED came from the kernel (list/get); any other is read now.
+        const given = inputs[i]!.status;
+        const status = given?.includes('CONFIRMED') ? given : this.#getSync(key)?.status;
         current.push(status === undefined ? undefined : statusBits(status));
       }
     }
@@ -326,10 +342,10 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
       const labels = inputs[i]!.labels ?? [];
       if (reply.error) {
         result.failed.push({ entry: key, error: reply.error });
-      } else if (labels.length > 0 && !this.#hasLabels(key, labels)) {
-        await this.delete([key]);
-        result.failed.push({ entry: key, error: new HarnessError('ERR_LABELS_UNAVAILABLE',
-          `entry ${keyString(key)} was created without its labels: the namespace has no rule using \`ct label\`, so entries get no room for labels (the kernel's ENOSPC case)`) });
+      } else if (labels.length > 0) {
+        const error = await this.#checkLabels(key, labels);
+        if (error) result.failed.push({ entry: key, error });
+        else result.created.push(key);
       } else {
         result.created.push(key);
       }
@@ -337,10 +353,22 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     return result;
   }
 
-  /** Reads the entry back once: does it carry every one of `labels`? */
-  #hasLabels(key: ConntrackKey, labels: readonly number[]): boolean {
-    const got = this.#getSync(key)?.labels ?? [];
-    return labels.every((bit) => got.includes(bit));
+  /**
+   * Reads a just-created entry back once. Without every one of `labels` it is deleted again, and
+   * the error says so; an entry that could not be read or deleted says that instead.
+   */
+  async #checkLabels(key: ConntrackKey, labels: readonly number[]): Promise<HarnessError | undefined> {
+    let got: number[];
+    try {
+      got = this.#getSync(key)?.labels ?? [];
+    } catch (error) {
+      return error instanceof HarnessError ? error : new HarnessError('ERR_NETLINK_SOCKET', String(error), { cause: error });
+    }
+    if (labels.every((bit) => got.includes(bit))) return undefined;
+    const removed = await this.delete([key]);
+    const left = removed.deleted.length === 1 ? '' : `; deleting it again failed too (${removed.failed[0]?.error.message ?? 'it was gone'}), so it may still be in the table`;
+    return new HarnessError('ERR_LABELS_UNAVAILABLE',
+      `entry ${keyString(key)} was created without its labels: the namespace has no rule using \`ct label\`, so entries get no room for labels (the kernel's ENOSPC case)${left}`);
   }
 
   #getSync(key: ConntrackKey): ConntrackEntry | undefined {
@@ -363,8 +391,8 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
    * flush exists only from 6.12, so neither is sent.
    */
   async flush(filter: ConntrackFilter): Promise<number> {
-    if (isEmptyFilter(normalizeFilter(filter))) {
-      throw new ValidationError('ERR_INVALID_FILTER', 'filter', filter, 'flush() needs at least one filter criterion, e.g. { zone }: flushing a whole table is not offered');
+    if (isEmptyFilter(normalizeFilter(filter), filter)) {
+      throw new ValidationError('ERR_INVALID_FILTER', 'filter', filter, 'flush() needs at least one criterion that does not hold for every entry, e.g. { zone }: flushing a whole table is not offered');
     }
     const result = await this.delete(await this.list(filter));
     return result.deleted.length;

@@ -165,6 +165,13 @@ export function checkCreateInput(key: ConntrackKey, input: EntryInput): void {
     }
   }
   if (input.labels !== undefined) checkLabels(input.labels, 'labels');
+  // Known flags the kernel owns (CONFIRMED, SRC_NAT, ...) are dropped, so list() output can be
+  // created again; a name that is no flag at all is a mistake.
+  for (const name of input.status ?? []) {
+    if (!(C.STATUS_BITS as readonly string[]).includes(name) && name !== 'UNREPLIED') {
+      throw new ValidationError('ERR_INVALID_ENTRY', 'status', name, `unknown status flag ${JSON.stringify(name)}; known: ${C.STATUS_BITS.join(', ')}`);
+    }
+  }
   if (input.mark !== undefined && !(Number.isInteger(input.mark) && input.mark >= 0 && input.mark <= 0xffffffff)) {
     throw new ValidationError('ERR_INVALID_ENTRY', 'mark', input.mark, 'mark must be an integer 0..0xffffffff');
   }
@@ -358,18 +365,17 @@ function decodeState(buf: Buffer, protocol: Protocol, at: number): string | unde
   return table.names[n] ?? `STATE_${n}`;
 }
 
-/** FNV-1a over the original tuple's bytes and the zone: tells two entries with one kernel id apart. */
-function tupleHash(buf: Buffer, zone: number): number {
-  const o = CTA.slots[C.CTA_TUPLE_ORIG * 2]!;
-  const end = o + CTA.slots[C.CTA_TUPLE_ORIG * 2 + 1]!;
+/**
+ * FNV-1a over the original tuple's bytes and the zone of the entry decodeEntry() decoded last
+ * (from `buf`, before the next decode): tells two entries with one kernel id apart. Computed only
+ * for the entries a dump keeps.
+ */
+export function lastTupleHash(buf: Buffer, zone: number): number {
+  const o = CTA.offset(C.CTA_TUPLE_ORIG, 0);
+  const end = o + CTA.length(C.CTA_TUPLE_ORIG);
   let h = 0x811c9dc5 ^ zone;
   for (let i = o; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
   return h >>> 0;
-}
-
-export interface DecodeMeta {
-  /** A hash of the original tuple and zone (set by decodeEntry). */
-  tupleHash: number;
 }
 
 function counters(buf: Buffer, type: number, at: number): { packets: number; bytes: number } {
@@ -398,9 +404,9 @@ function labels(buf: Buffer, at: number): number[] {
  * Decodes one IPCTNL_MSG_CT_NEW message (a dump's, a get's or an event's) into an entry. Every IP
  * protocol decodes: one the model has no name for is reported by number, with the addresses as its
  * tuple. Attributes the tables do not declare are skipped knowingly. Malformed bytes throw
- * NetlinkDecodeError, never anything else. `meta`, when given, receives the tuple hash.
+ * NetlinkDecodeError, never anything else.
  */
-export function decodeEntry(msg: NetlinkMessage, meta?: DecodeMeta): ConntrackEntry {
+export function decodeEntry(msg: NetlinkMessage): ConntrackEntry {
   const buf = msg.buf;
   const at = msg.offset;
   const nfgen = msg.nfgen;
@@ -415,7 +421,6 @@ export function decodeEntry(msg: NetlinkMessage, meta?: DecodeMeta): ConntrackEn
   const zone = t.has(C.CTA_ZONE) ? t.be16(buf, C.CTA_ZONE, at) : 0;
   const entry: ConntrackEntry = { family, protocol, ...orig, zone };
   if (origZone >= 0) entry.origZone = origZone;
-  if (meta) meta.tupleHash = tupleHash(buf, zone);
   if (t.has(C.CTA_TUPLE_REPLY)) {
     const reply = { src: '', dst: '' } as ConntrackTuple;
     decodeTuple(buf, t, C.CTA_TUPLE_REPLY, family, reply, at);

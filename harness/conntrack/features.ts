@@ -5,7 +5,7 @@
 import { release } from 'node:os';
 import { NETLINK_NETFILTER } from '../netlink/constants.ts';
 import { NetlinkConnection } from '../netlink/connection.ts';
-import { atLeast } from '../system/kernel.ts';
+import { atLeast, kernelFiltersZones } from '../system/kernel.ts';
 import { decodeEntry, encodeCreate, encodeDump, statusBits, type DumpRequest } from './codec.ts';
 import { normalizeKey, type EntryInput } from './entry.ts';
 
@@ -30,7 +30,7 @@ export interface KernelFilterSupport extends KernelFilters {
 /** The version rule: when each filter reached mainline. */
 export function kernelFiltersByVersion(kernelRelease = release()): KernelFilters {
   return {
-    zone: atLeast(kernelRelease, '6.8'),
+    zone: kernelFiltersZones(kernelRelease),
     mark: atLeast(kernelRelease, '3.1'),
     status: atLeast(kernelRelease, '5.15'),
     tuple: atLeast(kernelRelease, '5.8'),
@@ -38,7 +38,8 @@ export function kernelFiltersByVersion(kernelRelease = release()): KernelFilters
 }
 
 const A: EntryInput = { protocol: 'udp', src: '198.51.100.1', dst: '203.0.113.1', sport: 1000, dport: 53, zone: 1, mark: 0x11, status: ['SEEN_REPLY', 'ASSURED'] };
-const B: EntryInput = { protocol: 'tcp', src: '198.51.100.2', dst: '203.0.113.1', sport: 2000, dport: 80, zone: 2, mark: 0x22 };
+// B differs from A in every probed field but the protocol, so the tuple probe tests the address.
+const B: EntryInput = { protocol: 'udp', src: '198.51.100.2', dst: '203.0.113.1', sport: 2000, dport: 80, zone: 2, mark: 0x22 };
 
 const PROBES: Record<keyof KernelFilters, DumpRequest> = {
   zone: { zone: 1 },

@@ -195,9 +195,17 @@ export function normalizeFilter(filter: unknown): NormalizedFilter {
   return out;
 }
 
-/** True when the filter has no criterion at all. */
-export function isEmptyFilter(filter: NormalizedFilter): boolean {
-  return Object.keys(filter).length === 0;
+/**
+ * True when the filter selects everything by construction: no criterion, or only ones that hold
+ * for every entry (a mark mask of 0, a /0 prefix, and the family such a prefix implies). flush()
+ * refuses such a filter. `given` is the filter as the caller wrote it: a family given there counts.
+ */
+export function isEmptyFilter(filter: NormalizedFilter, given: ConntrackFilter = filter as ConntrackFilter): boolean {
+  return Object.entries(filter).every(([key, value]) => {
+    if (key === 'mark') return (value as NormalizedFilter['mark'])!.mask === 0;
+    if (key === 'src' || key === 'dst' || key === 'replySrc' || key === 'replyDst') return (value as Prefix).bits === 0;
+    return key === 'family' && given.family === undefined;
+  });
 }
 
 function inPrefix(address: string, prefix: Prefix): boolean {

@@ -16,6 +16,12 @@ tmp.setGracefulCleanup();
 
 const CLI_TIMEOUT_MS = 120_000;
 
+/** The filter keys filterArgs maps to conntrack options (the oracle's own list, not the client's). */
+const ORACLE_FILTER_KEYS = new Set([
+  'zone', 'origZone', 'replyZone', 'family', 'protocol', 'src', 'dst', 'replySrc', 'replyDst',
+  'sport', 'dport', 'mark', 'status', 'state', 'nat',
+]);
+
 /** `-p` for a protocol: its number when it is generic (names of those depend on /etc/protocols). */
 function protoArg(protocol: Protocol): string {
   return tupleShape(protocol) === 'generic' ? String(protocolNumber(protocol)) : String(protocol);
@@ -340,6 +346,10 @@ export class ConntrackCli {
     const unsupported = (why: string): never => {
       throw new HarnessError('ERR_ORACLE_UNSUPPORTED', `conntrack -L cannot express this filter: ${why}`);
     };
+    // A key dropped here would widen a `-D` to the whole table: every key must map to an option.
+    for (const key of Object.keys(f)) {
+      if (!ORACLE_FILTER_KEYS.has(key)) throw new HarnessError('ERR_UNKNOWN_FILTER_KEY', `the oracle has no option for filter key ${JSON.stringify(key)}`);
+    }
     if (f.family !== undefined) args.push('-f', f.family);
     if (f.protocol !== undefined) args.push('-p', protoArg(f.protocol));
     if (f.zone !== undefined) args.push('-w', String(assertZone(f.zone)));
@@ -352,8 +362,9 @@ export class ConntrackCli {
     if ((f.sport !== undefined || f.dport !== undefined || f.state !== undefined) && f.protocol === undefined) {
       unsupported('ports and states need a protocol (-p)');
     }
-    if (f.sport !== undefined) args.push('--sport', String(f.sport));
-    if (f.dport !== undefined) args.push('--dport', String(f.dport));
+    const gre = f.protocol === 'gre' || f.protocol === 47;
+    if (f.sport !== undefined) args.push(gre ? '--srckey' : '--sport', String(f.sport));
+    if (f.dport !== undefined) args.push(gre ? '--dstkey' : '--dport', String(f.dport));
     if (f.state !== undefined) args.push('--state', f.state);
     if (f.mark !== undefined) {
       const m = typeof f.mark === 'number' ? { value: f.mark, mask: 0xffffffff } : f.mark;
@@ -407,7 +418,10 @@ export class ConntrackCli {
 
   /** `conntrack -D` with a filter: every entry that matches; returns how many were deleted. */
   async flush(filter: ConntrackFilter): Promise<number> {
-    const { stderr } = await this.run(['-D', ...ConntrackCli.filterArgs(filter)], { extraOkCodes: [1] });
+    const args = ConntrackCli.filterArgs(filter);
+    // A bare `conntrack -D` deletes the whole table.
+    if (args.length === 0) throw new HarnessError('ERR_INVALID_FILTER', 'the oracle flushes only with at least one filter criterion');
+    const { stderr } = await this.run(['-D', ...args], { extraOkCodes: [1] });
     return summaryCount(stderr, 'deleted');
   }
 

@@ -3,7 +3,7 @@
 import { ValidationError } from '../errors.ts';
 import { align4, writePadded } from './attributes.ts';
 import { ERRNO, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE } from './constants.ts';
-import { NetlinkErrnoError, NetlinkTimeoutError } from './errors.ts';
+import { NetlinkErrnoError, NetlinkTimeoutError, SocketBusyError } from './errors.ts';
 import { decodeDone, decodeError, type ExtAck, forEachMessage, type NetlinkMessage } from './message.ts';
 import { NetlinkSocket, type NetlinkSocketOptions } from './socket.ts';
 
@@ -55,6 +55,8 @@ export class NetlinkConnection implements Disposable {
   readonly socket: NetlinkSocket;
   #seq: number;
   #batch: Buffer | undefined;
+  /** Seq of the dump whose answers are still being read (dumpChunks suspended at a yield). */
+  #dumpSeq: number | undefined;
 
   constructor(socket: NetlinkSocket) {
     this.socket = socket;
@@ -80,6 +82,7 @@ export class NetlinkConnection implements Disposable {
    * MAX_BATCH_BYTES per send, and returns one result per message, in input order.
    */
   transact(messages: readonly Uint8Array[]): TransactResult[] {
+    this.#assertIdle('request');
     const seqs = new Array<number>(messages.length);
     const seen = new Set<number>();
     for (let i = 0; i < messages.length; i++) {
@@ -144,6 +147,7 @@ export class NetlinkConnection implements Disposable {
     if ((flags & (NLM_F_REQUEST | NLM_F_ACK)) !== (NLM_F_REQUEST | NLM_F_ACK) || (flags & NLM_F_DUMP) === NLM_F_DUMP) {
       throw new ValidationError('ERR_INVALID_ARGUMENT', 'message', flags, 'a request needs NLM_F_REQUEST|NLM_F_ACK and no NLM_F_DUMP');
     }
+    this.#assertIdle('request');
     this.socket.send(message);
     let failure: NetlinkErrnoError | undefined;
     let acked = false;
@@ -190,7 +194,9 @@ export class NetlinkConnection implements Disposable {
     if ((flags & NLM_F_REQUEST) === 0 || (flags & NLM_F_DUMP) !== NLM_F_DUMP) {
       throw new ValidationError('ERR_INVALID_ARGUMENT', 'message', flags, 'a dump request needs NLM_F_REQUEST|NLM_F_DUMP');
     }
+    this.#assertIdle('dump');
     this.socket.send(message);
+    this.#dumpSeq = seq;
     let interrupted = false;
     let done = false;
     let failed = false;
@@ -240,13 +246,21 @@ export class NetlinkConnection implements Disposable {
     } finally {
       // Not ended: the caller stopped at a yield (return/break). Read the rest of the dump so the
       // next request on this socket starts clean.
-      if (!ended) {
-        stopped = true;
-        while (!done) forEachMessage(this.socket.recv(), visit);
+      try {
+        if (!ended) {
+          stopped = true;
+          while (!done) forEachMessage(this.socket.recv(), visit);
+        }
+      } finally {
+        this.#dumpSeq = undefined;
       }
     }
     if (failed) throw failure;
     return { interrupted };
+  }
+
+  #assertIdle(operation: string): void {
+    if (this.#dumpSeq !== undefined) throw new SocketBusyError(operation, this.#dumpSeq);
   }
 
   /** One datagram; a receive timeout is rethrown saying what was awaited (`what(timeoutMs)`). */

@@ -86,6 +86,18 @@ export class SocketClosedError extends HarnessError {
   }
 }
 
+/**
+ * A request while a dump on the same connection is still being read (an entries() or stream()
+ * loop that calls the client): its answers would be read, and lost, in the dump's place.
+ */
+export class SocketBusyError extends HarnessError {
+  override name = 'SocketBusyError';
+
+  constructor(operation: string, dumpSeq: number) {
+    super('ERR_SOCKET_BUSY', `netlink ${operation} while dump seq ${dumpSeq} is still being read on this connection: finish or break out of the iteration first, or open a second client`);
+  }
+}
+
 /** /run/netns/<name> does not exist. */
 export class NetnsNotFoundError extends HarnessError {
   override name = 'NetnsNotFoundError';

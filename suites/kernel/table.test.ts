@@ -55,6 +55,14 @@ describe('filters', () => {
     expect(await codeOf(() => client.list({ src: '10.0.0.0/33' }))).toBe('ERR_INVALID_ADDRESS');
     expect(await codeOf(() => client.list({ src: '10.0.0.1', dst: '2001:db8::1' }))).toBe('ERR_FAMILY_MISMATCH');
     expect(await codeOf(() => client.update(entries.slice(0, 1), { mark: 1, colour: 'red' } as never))).toBe('ERR_INVALID_ARGUMENT');
+    // Filters that hold for every entry by construction are no criterion for a flush.
+    expect(await codeOf(() => client.flush({ mark: { value: 0, mask: 0 } }))).toBe('ERR_INVALID_FILTER');
+    expect(await codeOf(() => client.flush({ src: '0.0.0.0/0' }))).toBe('ERR_INVALID_FILTER');
+    expect(await codeOf(() => client.create([{ ...entries[0]!, status: ['ASURED'] }]))).toBe('ERR_INVALID_ENTRY');
+    expect(await codeOf(() => Conntrack.open({ netns: oracle.netns, kernelFilters: { zones: true } as never }))).toBe('ERR_INVALID_ARGUMENT');
+    // The oracle refuses the same way: a bare `conntrack -D` would empty the table.
+    expect(await codeOf(() => oracle.flush({}))).toBe('ERR_INVALID_FILTER');
+    expect(await codeOf(() => oracle.flush(bad))).toBe('ERR_UNKNOWN_FILTER_KEY');
     expectSameEntries(await oracle.list({ zone }), keys(entries), 'the table is untouched');
   });
 

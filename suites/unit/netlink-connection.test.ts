@@ -208,6 +208,23 @@ describe('NetlinkConnection.dump', () => {
     expect(n).toBe(500);
   });
 
+  it('refuses every request while a dump is still being read, and serves them again after it ended or was broken off', () => {
+    const { conn, fake } = connect(dumpingKernel({ entries: 200, perDatagram: 20 }));
+    let n = 0;
+    const chunks = conn.dumpChunks(dumpRequest(conn), () => void n++);
+    chunks.next();
+    const first = n;
+    expect(first).toBeGreaterThan(0);
+    expect(() => conn.transact([request(conn)])).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BUSY', name: 'SocketBusyError' }));
+    expect(() => conn.request(request(conn), () => {})).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BUSY' }));
+    expect(() => conn.dump(dumpRequest(conn), () => {})).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BUSY' }));
+    expect(fake.sends).toHaveLength(1);
+    chunks.return(undefined as never);
+    expect(fake.queue).toEqual([]);
+    conn.dump(dumpRequest(conn), () => void n++);
+    expect(n).toBe(first + 200);
+  });
+
   it('refuses a request without NLM_F_DUMP, and closes the socket on dispose', () => {
     const { conn, fake } = connect(dumpingKernel({ entries: 1 }));
     expect(() => conn.dump(request(conn), () => {})).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
