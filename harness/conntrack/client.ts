@@ -120,6 +120,31 @@ function entryList(entries: unknown, what: string): readonly EntryInput[] {
   return entries as EntryInput[];
 }
 
+/**
+ * Tells a dump's repeats (the kernel may send an entry twice while the table changes) from entries
+ * that only share a kernel id: ids are 32-bit hashes, so a full table holds a few such pairs. An
+ * entry is a repeat when its id and tuple hash were both seen.
+ */
+export class RepeatFilter {
+  // The first entry of each id keeps its tuple hash here; later ones with the same id (rare) go
+  // to `shared` as "id:hash".
+  readonly #first = new Map<number, number>();
+  readonly #shared = new Set<string>();
+
+  isRepeat(id: number, tupleHash: number): boolean {
+    const earlier = this.#first.get(id);
+    if (earlier === undefined) {
+      this.#first.set(id, tupleHash);
+      return false;
+    }
+    if (earlier === tupleHash) return true;
+    const key = `${id}:${tupleHash}`;
+    if (this.#shared.has(key)) return true;
+    this.#shared.add(key);
+    return false;
+  }
+}
+
 /** What the kernel is asked to filter, given what it can (the rest is only filtered here). */
 function dumpRequest(f: NormalizedFilter, kernel: KernelFilters): DumpRequest {
   const request: DumpRequest = { family: f.family };
@@ -195,25 +220,12 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
   #dump(filter: ConntrackFilter, sink: (entry: ConntrackEntry) => void): Generator<void, unknown, undefined> {
     const f = normalizeFilter(filter);
     const matches = compileFilter(f);
-    // The first entry of each id keeps its tuple hash here; entries sharing an id with an earlier
-    // one (rare: a few pairs in a full table) go to `shared` as "id:hash".
-    const seen = new Map<number, number>();
-    const shared = new Set<string>();
+    const repeats = new RepeatFilter();
     const request = encodeDump(this.#conn.nextSeq(), dumpRequest(f, this.kernelFilters));
     return this.#conn.dumpChunks(request, (msg) => {
       const entry = decodeEntry(msg);
       if (!matches(entry)) return;
-      if (entry.id !== undefined) {
-        const hash = lastTupleHash(msg.buf, entry.zone);
-        const earlier = seen.get(entry.id);
-        if (earlier === undefined) seen.set(entry.id, hash);
-        else if (earlier === hash) return;
-        else {
-          const key = `${entry.id}:${hash}`;
-          if (shared.has(key)) return;
-          shared.add(key);
-        }
-      }
+      if (entry.id !== undefined && repeats.isRepeat(entry.id, lastTupleHash(msg.buf, entry.zone))) return;
       sink(entry);
     });
   }

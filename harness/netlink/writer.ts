@@ -81,6 +81,7 @@ export class MessageWriter {
   /** Writes an attribute header for `len` payload bytes (zero-padded) and returns the payload offset in `buffer`. */
   attr(type: number, len: number): number {
     check('attribute type', type, 0x3fff);
+    check('attribute length', len, 0xffff - HDR);
     const padded = (len + 3) & ~3;
     this.#ensure(HDR + padded);
     const b = this.#buf;

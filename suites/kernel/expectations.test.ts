@@ -3,7 +3,6 @@
 // command on it makes the kernel expect the data connection. Listed, created and deleted by the
 // client, each checked against `conntrack -L expect`.
 import { randomInt } from 'node:crypto';
-import { isHarnessError } from '../../harness/errors.ts';
 import { NetlinkErrnoError } from '../../harness/netlink/errors.ts';
 import { normalizeKey, type EntryInput, type Family } from '../../harness/conntrack/entry.ts';
 import type { Expectation } from '../../harness/conntrack/expectations.ts';
@@ -11,6 +10,7 @@ import { awaitFlowEntry, startEchoServer } from '../../harness/protocols/traffic
 import type { Topology } from '../../harness/system/topology.ts';
 import { ready, notYet, waitFor } from '../../harness/system/wait.ts';
 import { describe, expect, test } from '../../harness/fixtures/topology.ts';
+import { codeOfAsync } from '../support/codes.ts';
 
 const FTP_HELPER_RULES = `table inet cth_ftp {
   ct helper ftp-std {
@@ -97,12 +97,6 @@ describe('expectations', () => {
     expect(result.created).toEqual([]);
     expect(result.failed.map((f) => (f.error instanceof NetlinkErrnoError ? f.error.errnoName : f.error.code))).toEqual(['EOPNOTSUPP', 'ENOENT']);
     expect(await ctOracle.listExpectations()).toEqual([]);
-    let code: string | undefined;
-    try {
-      await ct.expectations.list({ zone } as never);
-    } catch (error) {
-      code = isHarnessError(error) ? error.code : String(error);
-    }
-    expect(code).toBe('ERR_UNKNOWN_FILTER_KEY');
+    expect(await codeOfAsync(() => ct.expectations.list({ zone } as never))).toBe('ERR_UNKNOWN_FILTER_KEY');
   });
 });

@@ -14,14 +14,14 @@ describe('privileges', () => {
     test(`${n} delete(s) without CAP_NET_ADMIN: each failed with EPERM, none lost, none deleted`, async ({ client, oracle, zone }) => {
       const entries: EntryInput[] = Array.from({ length: n }, (_, i) => ({ protocol: 'udp', src: '198.51.100.1', dst: '203.0.113.1', sport: 1000 + i, dport: 53, zone }));
       await client.create(entries);
-      const started = Date.now();
       const { stdout } = await execute([
         'setpriv', '--inh-caps=-net_admin', '--bounding-set=-net_admin', '--',
         process.execPath, '--import', 'tsx', script, oracle.netns, JSON.stringify(entries),
       ], { timeout: 30_000 });
-      expect(JSON.parse(stdout)).toEqual({ deleted: 0, notFound: 0, failed: Array.from({ length: n }, () => 'EPERM') });
-      // "At once": well under the client's 5 s receive timeout.
-      expect(Date.now() - started).toBeLessThan(5000);
+      const { ms, ...fates } = JSON.parse(stdout) as { ms: number };
+      expect(fates).toEqual({ deleted: 0, notFound: 0, failed: Array.from({ length: n }, () => 'EPERM') });
+      // "At once": the delete itself, well under the child's 20 s receive timeout.
+      expect(ms).toBeLessThan(2000);
       expectSameEntries(await oracle.list({ zone }), entries.map((e) => normalizeKey(e)), 'every entry is still there');
     });
   }

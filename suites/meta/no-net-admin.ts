@@ -7,10 +7,13 @@ import { NetlinkErrnoError } from '../../harness/netlink/errors.ts';
 const [netns, json] = process.argv.slice(2);
 const entries = JSON.parse(json!) as EntryInput[];
 // Every kernel filter given: the probe would need CAP_NET_ADMIN itself.
-await using ct = await Conntrack.open({ netns: netns!, timeoutMs: 5000, kernelFilters: { zone: true, mark: true, status: true, tuple: true } });
+await using ct = await Conntrack.open({ netns: netns!, timeoutMs: 20_000, kernelFilters: { zone: true, mark: true, status: true, tuple: true } });
+const started = performance.now();
 const result = await ct.delete(entries);
+const ms = performance.now() - started;
 process.stdout.write(JSON.stringify({
   deleted: result.deleted.length,
   notFound: result.notFound.length,
   failed: result.failed.map((f) => (f.error instanceof NetlinkErrnoError ? f.error.errnoName : f.error.code)),
+  ms,
 }));

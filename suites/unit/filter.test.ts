@@ -3,7 +3,8 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { ConntrackEntry } from '../../harness/conntrack/entry.ts';
-import { compileFilter, normalizeFilter, parsePrefix, type ConntrackFilter } from '../../harness/conntrack/filter.ts';
+import { addressToBytes, bytesToAddress } from '../../harness/conntrack/address.ts';
+import { compileFilter, normalizeFilter, type ConntrackFilter } from '../../harness/conntrack/filter.ts';
 import { codeOf } from '../support/codes.ts';
 
 
@@ -78,13 +79,18 @@ describe('the user-space predicate', () => {
     expect([matches({ origZone: 9 }, directional), matches({ zone: 0 }, directional), matches({ zone: 9 }, directional)]).toEqual([true, true, false]);
   });
 
-  test('property: an IPv6 prefix matches exactly the addresses that share its leading bits', () => {
-    fc.assert(fc.property(fc.ipV6(), fc.ipV6(), fc.integer({ min: 0, max: 128 }), (a, b, bits) => {
-      const prefix = parsePrefix(`${a}/${bits}`, 'src');
-      const other = parsePrefix(`${b}/${bits}`, 'src');
-      const same = prefix.bytes.equals(other.bytes);
-      const entry = { ...base, family: 'ipv6' as const, src: parsePrefix(b, 'src').address };
-      expect(matches({ src: `${a}/${bits}` }, entry)).toBe(same);
-    }), { numRuns: 500 });
+  test('property: an IPv6 prefix matches any host bits, and no address with a network bit flipped', () => {
+    fc.assert(fc.property(fc.ipV6(), fc.integer({ min: 1, max: 128 }), fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.boolean(),
+      (a, bits, noise, flip) => {
+        // b: a's network bits, random host bits; with `flip`, the last network bit inverted.
+        const bytes = addressToBytes(a, 'ipv6');
+        for (let bit = bits; bit < 128; bit++) {
+          const mask = 0x80 >> (bit & 7);
+          bytes[bit >> 3] = (bytes[bit >> 3]! & ~mask) | (noise[bit >> 3]! & mask);
+        }
+        if (flip) bytes[(bits - 1) >> 3] = bytes[(bits - 1) >> 3]! ^ (0x80 >> ((bits - 1) & 7));
+        const entry = { ...base, family: 'ipv6' as const, src: bytesToAddress(bytes) };
+        expect(matches({ src: `${a}/${bits}` }, entry)).toBe(!flip);
+      }), { numRuns: 1000 });
   });
 });

@@ -72,9 +72,11 @@ describe('MessageWriter encodes attributes', () => {
       () => w.begin(1, 0, 1).u8(1, 256), () => w.begin(1, 0, 1).u8(1, -1), () => w.begin(1, 0, 1).u16be(1, 0x10000),
       () => w.begin(1, 0, 1).u32be(1, 2 ** 32), () => w.begin(1, 0, 1).u32be(1, 1.5), () => w.begin(1, 0, 1).u8(0x4000, 1),
       () => w.begin(1, 0, 1).nest(-1), () => w.begin(1, 0, 1).end(), () => w.begin(1, 0, 1).nest(1).finish(),
+      () => w.begin(1, 0, 1).attr(1, 0xfffc), () => w.begin(1, 0, 1).attr(1, -3), () => w.begin(1, 0, 1).attr(1, 1.5),
     ]) {
       expect(fn).toThrow(expect.objectContaining({ name: 'ValidationError', code: 'ERR_INVALID_ARGUMENT' }));
     }
+    expect(w.begin(1, 0, 1).attr(1, 0xfffb)).toBe(20);
   });
 });
 
