@@ -3,6 +3,7 @@
 // to compare, and a real connection that the FTP helper follows.
 import type { Netns } from '../system/netns.ts';
 import type { ProcessGroup } from '../system/processes.ts';
+import { ftpHelperRuleset } from '../system/topology.ts';
 import { notYet, ready, waitFor } from '../system/wait.ts';
 import type { EntryInput } from './entry.ts';
 import type { ConntrackFilter } from './filter.ts';
@@ -95,16 +96,9 @@ export function crossCheckFilters({ zone, origZone, replyZone }: CrossCheckZones
  */
 export async function crossCheckHelperFlow(ns: Netns, processes: ProcessGroup, oracle: ConntrackCli): Promise<OracleEntry> {
   const port = HELPER_FLOW_PORT;
-  await ns.exec(['nft', '-f', '-'], {
-    input: [
-      'table inet cth_crosscheck_helper {',
-      '  ct helper ftp-h { type "ftp" protocol tcp; }',
-      `  chain out { type filter hook output priority filter; policy accept; tcp dport ${port} ct helper set "ftp-h"; }`,
-      '}',
-      '',
-    ].join('\n'),
-  });
-  processes.spawn(['socat', `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`, 'SYSTEM:cat >/dev/null'], { netns: ns.name });
+  await ns.exec(['nft', '-f', '-'], { input: ftpHelperRuleset('cth_crosscheck_helper', port) });
+  // -u: what the client sends goes to /dev/null, and nothing comes back (no shell, no echo).
+  processes.spawn(['socat', '-u', `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`, 'OPEN:/dev/null'], { netns: ns.name });
   // Connect only once the listener is up: a refused attempt would leave a dying entry behind.
   await waitFor(async () => {
     const { stdout } = await ns.exec(['ss', '-Hltn', `sport = :${port}`]);

@@ -38,10 +38,6 @@ const BY_NUMBER = new Map<number, ProtocolName>(
   Object.entries(PROTOCOLS).map(([name, p]) => [p.number, name as ProtocolName]),
 );
 
-export function protocolByNumber(n: number): ProtocolName | undefined {
-  return BY_NUMBER.get(n);
-}
-
 /** The model's name for IP protocol `n`, or `n` itself when it has none. */
 export function protocolOf(n: number): Protocol {
   return BY_NUMBER.get(n) ?? n;
@@ -160,7 +156,8 @@ export function assertZone(zone: unknown, field = 'zone'): number {
   return zone;
 }
 
-function assertU16(value: unknown, field: string, min: number): number {
+/** An integer min..65535 (ports, ICMP ids), else ERR_INVALID_PORT naming the field. */
+export function assertU16(value: unknown, field: string, min = 0): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 65535) {
     fail('ERR_INVALID_PORT', field, value, `${field} must be an integer ${min}..65535, got ${String(value)}`);
   }

@@ -11,7 +11,7 @@ import { canonicalAddress, familyOf, type Family } from './address.ts';
 import { EXPECT } from './attributes.ts';
 import { decodeTuple, FAMILY_AF, shared, writeTuple } from './codec.ts';
 import * as C from './constants.ts';
-import { assertFamily, assertProtocol, assertZone, normalizeKey, protocolOf, tupleShape, type ConntrackTuple, type EntryInput, type Protocol } from './entry.ts';
+import { assertFamily, assertProtocol, assertU16, assertZone, normalizeKey, protocolOf, tupleShape, type ConntrackTuple, type EntryInput, type Protocol } from './entry.ts';
 
 /** An expectation as the kernel reports it. The kernel does not report its zone. */
 export interface Expectation {
@@ -71,13 +71,6 @@ function bad(field: string, value: unknown, message: string): never {
   throw new ValidationError('ERR_INVALID_ENTRY', field, value, message);
 }
 
-function port(value: unknown, field: string): number {
-  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) {
-    throw new ValidationError('ERR_INVALID_PORT', field, value, `${field} must be an integer 0..65535`);
-  }
-  return value as number;
-}
-
 interface NormalizedInput {
   family: Family;
   zone: number;
@@ -101,11 +94,11 @@ function normalizeInput(input: ExpectationInput): NormalizedInput {
       throw new ValidationError('ERR_INVALID_ADDRESS', `tuple.${field}`, t[field], `tuple.${field} must be an ${master.family} address like the master's`);
     }
   }
-  const sport = port(t.sport ?? 0, 'tuple.sport');
-  const tuple = { src: canonicalAddress(t.src), dst: canonicalAddress(t.dst), sport, dport: port(t.dport ?? 0, 'tuple.dport') };
+  const sport = assertU16(t.sport ?? 0, 'tuple.sport');
+  const tuple = { src: canonicalAddress(t.src), dst: canonicalAddress(t.dst), sport, dport: assertU16(t.dport ?? 0, 'tuple.dport') };
   const maskSrc = input.mask?.src ?? FULL_MASK[master.family];
   if (familyOf(maskSrc) !== master.family) throw new ValidationError('ERR_INVALID_ADDRESS', 'mask.src', maskSrc, `mask.src must be an ${master.family} mask`);
-  const mask = { src: maskSrc, dst: FULL_MASK[master.family], sport: port(input.mask?.sport ?? (sport === 0 ? 0 : 0xffff), 'mask.sport'), dport: 0xffff };
+  const mask = { src: maskSrc, dst: FULL_MASK[master.family], sport: assertU16(input.mask?.sport ?? (sport === 0 ? 0 : 0xffff), 'mask.sport'), dport: 0xffff };
   const timeout = input.timeout ?? 120;
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > 0xffffffff) bad('timeout', timeout, 'timeout must be a positive integer number of seconds');
   if (input.helper !== undefined && (typeof input.helper !== 'string' || !/^[a-z0-9_-]{1,15}$/i.test(input.helper))) {
@@ -248,7 +241,7 @@ export class Expectations {
       if (!family) throw new ValidationError('ERR_INVALID_ADDRESS', 'tuple.src', k.tuple.src, 'invalid expected source address');
       const protocol = assertProtocol(k.protocol);
       if (tupleShape(protocol) !== 'ports') bad('protocol', protocol, `expectations are made for port protocols here, not ${String(protocol)}`);
-      const tuple = { src: canonicalAddress(k.tuple.src), dst: canonicalAddress(k.tuple.dst), sport: port(k.tuple.sport ?? 0, 'tuple.sport'), dport: port(k.tuple.dport ?? 0, 'tuple.dport') };
+      const tuple = { src: canonicalAddress(k.tuple.src), dst: canonicalAddress(k.tuple.dst), sport: assertU16(k.tuple.sport ?? 0, 'tuple.sport'), dport: assertU16(k.tuple.dport ?? 0, 'tuple.dport') };
       return { family: assertFamily(family), protocol, tuple, zone: assertZone(k.zone ?? 0) };
     });
     const result: ExpectationDeleteResult = { deleted: [], notFound: [], failed: [] };

@@ -5,7 +5,7 @@
 import { ValidationError } from '../errors.ts';
 import { addressToBytes, canonicalAddress, familyOf, type Family } from './address.ts';
 import { STATE_NAMES, STATUS_BITS, type StatusFlag } from './constants.ts';
-import { assertFamily, assertProtocol, assertZone, type ConntrackEntry, type ConntrackTuple, type Protocol } from './entry.ts';
+import { assertFamily, assertProtocol, assertU16, assertZone, type ConntrackEntry, type ConntrackTuple, type Protocol } from './entry.ts';
 
 /** A mark to match: a value, or `{ value, mask }` meaning `(mark & mask) === value`. */
 export type MarkMatch = number | { value: number; mask: number };
@@ -89,13 +89,6 @@ function u32(value: unknown, field: string): number {
   return value;
 }
 
-function port(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
-    throw new ValidationError('ERR_INVALID_PORT', field, value, `${field} must be an integer 0..65535, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** Parses `198.51.100.0/24`, `2001:db8::/32` or a plain address (a full-length prefix). */
 export function parsePrefix(value: unknown, field: string): Prefix {
   if (typeof value !== 'string') {
@@ -153,8 +146,8 @@ export function normalizeFilter(filter: unknown): NormalizedFilter {
       throw new ValidationError('ERR_FAMILY_MISMATCH', key, f[key], `${key} ${String(f[key])} is not ${out.family}`);
     }
   }
-  if (given('sport')) out.sport = port(f.sport, 'sport');
-  if (given('dport')) out.dport = port(f.dport, 'dport');
+  if (given('sport')) out.sport = assertU16(f.sport, 'sport');
+  if (given('dport')) out.dport = assertU16(f.dport, 'dport');
   if (given('mark')) {
     const m = f.mark;
     const mark = typeof m === 'number'

@@ -210,6 +210,21 @@ function sysctlPath(key: string): string {
 }
 
 /** Reads a sysctl as the namespace sees it (`cat /proc/sys/...` run inside it). */
+/**
+ * An nft table that attaches the kernel's FTP helper to TCP connections this namespace opens to
+ * `port`: a `ct helper` object and an output rule (the kernel assigns no helper by itself since
+ * 6.0). The helper then turns PORT/EPRT commands on the connection into expectations.
+ */
+export function ftpHelperRuleset(table: string, port: number): string {
+  return [
+    `table inet ${table} {`,
+    '  ct helper ftp-std { type "ftp" protocol tcp; }',
+    `  chain out { type filter hook output priority filter; policy accept; tcp dport ${port} ct helper set "ftp-std"; }`,
+    '}',
+    '',
+  ].join('\n');
+}
+
 export async function readSysctl(ns: Netns, key: string): Promise<string> {
   const { stdout } = await ns.exec(['cat', sysctlPath(key)], { timeout: SYSCTL_TIMEOUT_MS });
   return stdout.trim();

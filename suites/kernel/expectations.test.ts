@@ -7,21 +7,11 @@ import { NetlinkErrnoError } from '../../harness/netlink/errors.ts';
 import { normalizeKey, type EntryInput, type Family } from '../../harness/conntrack/entry.ts';
 import type { Expectation } from '../../harness/conntrack/expectations.ts';
 import { awaitFlowEntry, startEchoServer } from '../../harness/protocols/traffic.ts';
-import type { Topology } from '../../harness/system/topology.ts';
+import { ftpHelperRuleset, type Topology } from '../../harness/system/topology.ts';
 import { ready, notYet, waitFor } from '../../harness/system/wait.ts';
 import { describe, expect, test } from '../../harness/fixtures/topology.ts';
 import { codeOfAsync } from '../support/codes.ts';
 
-const FTP_HELPER_RULES = `table inet cth_ftp {
-  ct helper ftp-std {
-    type "ftp" protocol tcp;
-  }
-  chain out {
-    type filter hook output priority filter; policy accept;
-    tcp dport 21 ct helper set "ftp-std"
-  }
-}
-`;
 
 /** The command announcing a data port: PORT a,b,c,d,p1,p2 for IPv4, EPRT |2|addr|port| for IPv6. */
 function announce(family: Family, address: string, port: number): string {
@@ -36,7 +26,7 @@ function announce(family: Family, address: string, port: number): string {
  * earlier line of the connection, so a USER line goes first, in its own segment.
  */
 async function ftpControl(topology: Topology, family: Family, dataPort: number) {
-  await topology.inspected.exec(['nft', '-f', '-'], { input: FTP_HELPER_RULES });
+  await topology.inspected.exec(['nft', '-f', '-'], { input: ftpHelperRuleset('cth_ftp', 21) });
   await startEchoServer(topology, family, 'tcp', 21);
   const sport = randomInt(20_000, 30_000);
   const peer = topology.address(family, 'peer');
