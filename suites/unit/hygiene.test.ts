@@ -25,6 +25,7 @@ describe('no shell strings', () => {
     [/\bexec\s*\(\s*[`'"]/, 'child_process.exec with a string'],
     [/\$`|execaCommand|execaCommandSync/, 'execa template/command strings'],
     [/['"`](?:sh|bash)['"`]\s*,\s*\[\s*['"`]-c['"`]/, 'sh -c'],
+    [/['"`](?:SYSTEM|SHELL):/, "socat's SYSTEM:/SHELL: addresses (they run /bin/sh -c)"],
   ];
 
   test('the scan sees the code', () => {
