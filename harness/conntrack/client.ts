@@ -2,7 +2,7 @@
 // get, create, update, delete, flush, count, statistics), over a netlink socket opened inside it.
 import { HarnessError, ValidationError } from '../errors.ts';
 import { NETLINK_NETFILTER } from '../netlink/constants.ts';
-import { NetlinkConnection } from '../netlink/connection.ts';
+import { NetlinkConnection, type TransactResult } from '../netlink/connection.ts';
 import { NetlinkErrnoError } from '../netlink/errors.ts';
 import { assertNetnsName } from '../system/names.ts';
 import {
@@ -113,6 +113,19 @@ function normalizeChanges(changes: unknown): EntryChanges {
   }
   if (Object.keys(out).length === 0) bad('changes', changes, 'update() needs at least one change');
   return out;
+}
+
+/** Sorts per-entry replies: acknowledged into `done`, ENOENT into notFound, any other errno into failed. */
+function sortReplies(
+  keys: readonly ConntrackKey[], replies: readonly TransactResult[], done: ConntrackKey[],
+  into: { notFound: ConntrackKey[]; failed: Array<{ entry: ConntrackKey; error: HarnessError }> },
+): void {
+  replies.forEach((reply, i) => {
+    const key = keys[i]!;
+    if (!reply.error) done.push(key);
+    else if (reply.error.errnoName === 'ENOENT') into.notFound.push(key);
+    else into.failed.push({ entry: key, error: reply.error });
+  });
 }
 
 function entryList(entries: unknown, what: string): readonly EntryInput[] {
@@ -289,12 +302,7 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     const result: DeleteResult = { deleted: [], notFound: [], failed: [] };
     if (keys.length === 0) return result;
     const replies = this.#conn.transact(keys.map((k) => encodeDelete(k, this.#conn.nextSeq())));
-    replies.forEach((reply, i) => {
-      const key = keys[i]!;
-      if (!reply.error) result.deleted.push(key);
-      else if (reply.error.errnoName === 'ENOENT') result.notFound.push(key);
-      else result.failed.push({ entry: key, error: reply.error });
-    });
+    sortReplies(keys, replies, result.deleted, result);
     return result;
   }
 
@@ -322,12 +330,7 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     const sendable = keys.map((_, i) => i).filter((i) => !c.status || current[i] !== undefined);
     for (const [i, key] of keys.entries()) if (c.status && current[i] === undefined) result.notFound.push(key);
     const replies = this.#conn.transact(sendable.map((i) => encodeUpdate(keys[i]!, c, this.#conn.nextSeq(), current[i] ?? 0)));
-    replies.forEach((reply, n) => {
-      const key = keys[sendable[n]!]!;
-      if (!reply.error) result.updated.push(key);
-      else if (reply.error.errnoName === 'ENOENT') result.notFound.push(key);
-      else result.failed.push({ entry: key, error: reply.error });
-    });
+    sortReplies(sendable.map((i) => keys[i]!), replies, result.updated, result);
     return result;
   }
 

@@ -300,10 +300,11 @@ export async function crossCheck(client: Conntrack, oracle: ConntrackCli, filter
   const textOut = await cliList(oracle, 'extended,ktimestamp,id', args);
   const xmlOut = await cliList(oracle, 'xml,ktimestamp', args);
   const saveOut = await cliList(oracle, 'save', args);
-  const listed = await oracle.list(filter);
   // As ConntrackCli.list/listXml do: the zone filter is re-applied to what the CLI printed.
   const inZone = <T extends ConntrackKey>(entries: T[]): T[] => (filter.zone === undefined ? entries : entries.filter((e) => e.zone === filter.zone));
-  const text = new ById<OracleEntry>(inZone(lines(textOut.stdout).map(parseExtendedLine)));
+  // The text output is what ConntrackCli.list parses: it is also the set the CLI selects.
+  const listed = inZone(lines(textOut.stdout).map(parseExtendedLine));
+  const text = new ById<OracleEntry>(listed);
   const xml = new ById<OracleEntry>(inZone(parseXml(xmlOut.stdout)));
   const saved = new Map<string, SaveEntry[]>();
   for (const s of inZone(lines(saveOut.stdout).map(parseSaveLine))) saved.set(keyString(s), [...(saved.get(keyString(s)) ?? []), s]);
