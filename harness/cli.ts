@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { assertZone, type ConntrackEntry, type ConntrackTuple } from './conntrack/entry.ts';
 import { HarnessError, ValidationError } from './errors.ts';
+import { kernelFilterSupport } from './conntrack/features.ts';
 import { formatReport, runDoctor } from './system/doctor.ts';
 import { assertNetnsName } from './system/names.ts';
 import { sweep } from './system/sweeper.ts';
@@ -43,7 +44,7 @@ const COMMANDS: Record<string, Command> = {
     help: `Prints one line per check, with the command that fixes it when it failed, and exits 1 when a
 required check failed. Checks: root (or CAP_NET_ADMIN+CAP_SYS_ADMIN), Node version, network
 namespaces (a real 'ip netns add' probe), conntrack, ctnetlink and zones (probed inside that
-throwaway namespace, which is deleted), kernel-side zone filtering (>= 6.8, optional), and the
+throwaway namespace, which is deleted), what the kernel filters in a dump (zone, mark, status, CTA_FILTER; found by the client's probe, optional), and the
 versions of conntrack-tools, iproute2, nftables, socat and iputils.
 
   --json       print the report as JSON ({ ok, checks, environment })
@@ -51,7 +52,7 @@ versions of conntrack-tools, iproute2, nftables, socat and iputils.
   -h, --help   show this help`,
     options: { json: { type: 'boolean' }, 'no-probes': { type: 'boolean' } },
     async run(values, io) {
-      const report = await runDoctor({ probes: !values['no-probes'] });
+      const report = await runDoctor({ probes: !values['no-probes'], kernelFilters: kernelFilterSupport });
       io.stdout(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
       return report.ok ? EXIT_OK : EXIT_FAILED;
     },

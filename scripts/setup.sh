@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-declare -A wanted=([conntrack]=conntrack [ip]=iproute2 [nft]=nftables [socat]=socat [ping]=iputils-ping)
+declare -A wanted=([conntrack]=conntrack [ip]=iproute2 [nft]=nftables [socat]=socat [ping]=iputils-ping [patchelf]=patchelf [dpkg-deb]=dpkg)
 missing=()
 for tool in "${!wanted[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${wanted[$tool]}")
@@ -20,8 +20,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   timeout 600 apt-get update -qq
   timeout 900 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  echo "setup: system packages present (conntrack, iproute2, nftables, socat, iputils-ping)"
+  echo "setup: system packages present (conntrack, iproute2, nftables, socat, iputils-ping, patchelf)"
 fi
 
 echo "setup: npm ci"
 timeout 900 npm ci --no-audit --no-fund
+
+# Other conntrack-tools versions for the oracle (README: Other conntrack-tools versions), from their
+# Debian releases through a private apt sources list; the machine's own apt sources are not touched.
+versions="${CTH_CONNTRACK_TOOLS-1.4.6 1.4.8}"
+if [ -n "$versions" ]; then
+  echo "setup: conntrack-tools $versions for the oracle"
+  # shellcheck disable=SC2086 # one argument per version
+  timeout 900 node_modules/.bin/tsx scripts/conntrack-tools.ts $versions
+fi

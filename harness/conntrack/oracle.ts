@@ -5,7 +5,9 @@ import tmp from 'tmp';
 import { HarnessError } from '../errors.ts';
 import { execute, type ExecuteOptions } from '../system/execute.ts';
 import { assertNetnsName } from '../system/names.ts';
-import { canonicalAddress } from './address.ts';
+import { conntrackBinary } from '../system/prerequisites.ts';
+import { compareVersions } from '../system/versions.ts';
+import { canonicalAddress, familyOf } from './address.ts';
 import {
   assertZone, defaultState, normalizeKey, protocolNumber, protocolOf, tupleShape,
   type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type EntryChanges, type EntryInput, type Family, type Protocol,
@@ -15,6 +17,39 @@ import type { ConntrackFilter } from './filter.ts';
 tmp.setGracefulCleanup();
 
 const CLI_TIMEOUT_MS = 120_000;
+
+/**
+ * What conntrack-tools does differently by version, each from the version that brought it
+ * (measured with the Debian binaries of 1.4.6, 1.4.7 and 1.4.8):
+ * - `loadFile`: `--load-file` (`-R`); before, one process per entry;
+ * - `genericCreate`: `-I -p N` for a protocol without a tracker (IGMP, 200); 1.4.6 answers
+ *   "invalid parameters";
+ * - `bothFamilies`: `-L` and `-D` without `-f` reach IPv4 and IPv6; 1.4.6 reaches IPv4 only, as
+ *   its man page says, so the oracle asks per family there.
+ */
+export const ORACLE_FEATURES_SINCE = { loadFile: '1.4.7', genericCreate: '1.4.7', bothFamilies: '1.4.7' } as const;
+export type OracleFeature = keyof typeof ORACLE_FEATURES_SINCE;
+/** Without -R, entries are created by this many `conntrack -I` processes at a time. */
+const CREATE_CONCURRENCY = 8;
+
+/** `conntrack --version` of each binary, asked once per process. */
+const versions = new Map<string, Promise<string>>();
+
+/** The version a conntrack binary reports (`1.4.6`). */
+export function conntrackToolsVersion(binary: string = conntrackBinary()): Promise<string> {
+  let version = versions.get(binary);
+  if (!version) {
+    version = execute([binary, '--version'], { timeout: 10_000 }).then(({ stdout, stderr }) => {
+      const printed = `${stdout}${stderr}`;
+      const v = /conntrack v(\d+\.\d+\.\d+)/.exec(printed)?.[1];
+      if (!v) throw new HarnessError('ERR_ORACLE_PARSE', `${binary} --version printed no version: ${printed.trim()}`);
+      return v;
+    });
+    versions.set(binary, version);
+    version.catch(() => versions.delete(binary));
+  }
+  return version;
+}
 
 /** The filter keys filterArgs maps to conntrack options (the oracle's own list, not the client's). */
 const ORACLE_FILTER_KEYS = new Set([
@@ -322,18 +357,55 @@ export function parseXml(xml: string): OracleEntry[] {
   });
 }
 
+export interface ConntrackCliOptions {
+  netns: string;
+  /** Milliseconds per command. Default 120 s. */
+  timeout?: number;
+  /** The conntrack binary: a path or a name in PATH. Default `CTH_CONNTRACK`, else `conntrack`. */
+  binary?: string;
+}
+
 /** The conntrack CLI bound to one namespace. Never used without one. */
 export class ConntrackCli {
   readonly netns: string;
   readonly timeout: number;
+  readonly binary: string;
 
-  constructor(options: { netns: string; timeout?: number }) {
+  constructor(options: ConntrackCliOptions) {
     this.netns = assertNetnsName(options.netns);
     this.timeout = options.timeout ?? CLI_TIMEOUT_MS;
+    this.binary = options.binary ?? conntrackBinary();
   }
 
   run(args: string[], options: ExecuteOptions = {}) {
-    return execute(['conntrack', ...args], { runAsRoot: true, timeout: this.timeout, ...options, netns: this.netns });
+    return execute([this.binary, ...args], { runAsRoot: true, timeout: this.timeout, ...options, netns: this.netns });
+  }
+
+  /** The conntrack-tools version of this oracle's binary (`1.4.6`). */
+  version(): Promise<string> {
+    return conntrackToolsVersion(this.binary);
+  }
+
+  /** Whether this oracle's conntrack-tools has `feature` (ORACLE_FEATURES_SINCE). */
+  async supports(feature: OracleFeature): Promise<boolean> {
+    return compareVersions(await this.version(), ORACLE_FEATURES_SINCE[feature]) >= 0;
+  }
+
+  /**
+   * `-f` options to run a listing or a flush once with: none when the filter names the family or
+   * the CLI reaches both families anyway; else the family of the filter's addresses, or each family.
+   */
+  private async familyRuns(filter: ConntrackFilter): Promise<string[][]> {
+    if (filter.family !== undefined || (await this.supports('bothFamilies'))) return [[]];
+    const address = [filter.src, filter.dst, filter.replySrc, filter.replyDst].find((a) => a !== undefined);
+    const family = address === undefined ? undefined : familyOf(address.split('/')[0]!);
+    return (family === undefined ? ['ipv4', 'ipv6'] : [family]).map((f) => ['-f', f]);
+  }
+
+  /** Runs `args` once per familyRuns(filter) and joins the outputs. */
+  private async perFamily(args: string[], filter: ConntrackFilter, options: ExecuteOptions = {}) {
+    const runs = await Promise.all((await this.familyRuns(filter)).map((f) => this.run([...args, ...f], options)));
+    return { stdout: runs.map((r) => r.stdout).join(''), stderr: runs.map((r) => r.stderr).join('') };
   }
 
   /**
@@ -377,7 +449,7 @@ export class ConntrackCli {
 
   async list(filter: ConntrackFilter = {}): Promise<ConntrackEntry[]> {
     const args = ConntrackCli.filterArgs(filter);
-    const { stdout } = await this.run(['-L', '-o', 'extended,id', ...args]);
+    const { stdout } = await this.perFamily(['-L', '-o', 'extended,id', ...args], filter);
     const entries = stdout.split('\n').filter((l) => l.trim().length > 0).map(parseExtendedLine);
     // The CLI ignores -w 0 on some versions: filter here too so the oracle means what it says.
     return filter.zone === undefined ? entries : entries.filter((e) => e.zone === filter.zone);
@@ -421,8 +493,8 @@ export class ConntrackCli {
     const args = ConntrackCli.filterArgs(filter);
     // A bare `conntrack -D` deletes the whole table.
     if (args.length === 0) throw new HarnessError('ERR_INVALID_FILTER', 'the oracle flushes only with at least one filter criterion');
-    const { stderr } = await this.run(['-D', ...args], { extraOkCodes: [1] });
-    return summaryCount(stderr, 'deleted');
+    const { stderr } = await this.perFamily(['-D', ...args], filter, { extraOkCodes: [1] });
+    return summaryCounts(stderr, 'deleted');
   }
 
   /**
@@ -449,21 +521,42 @@ export class ConntrackCli {
 
   /** `conntrack -L -o xml`: the second output format, for field-by-field cross-checks. */
   async listXml(filter: ConntrackFilter = {}): Promise<ConntrackEntry[]> {
-    const { stdout } = await this.run(['-L', '-o', 'xml', ...ConntrackCli.filterArgs(filter)]);
+    const { stdout } = await this.perFamily(['-L', '-o', 'xml', ...ConntrackCli.filterArgs(filter)], filter);
     const entries = parseXml(stdout);
     return filter.zone === undefined ? entries : entries.filter((e) => e.zone === filter.zone);
   }
 
   /** `conntrack -I`: one process per entry. */
   async create(entry: EntryInput): Promise<void> {
-    await this.run(['-I', ...createArgs(entry)]);
+    await this.createMany([entry]);
   }
 
-  /** `conntrack -R FILE`: many entries in one process, from a private (0600) temp file. */
+  /**
+   * Many entries: `conntrack -R FILE` in one process, from a private (0600) temp file. Before
+   * conntrack-tools 1.4.7 there is no -R: one `conntrack -I` per entry, a few at a time.
+   */
   async createMany(entries: readonly EntryInput[], argsOf: (entry: EntryInput) => string[] = createArgs): Promise<void> {
     if (entries.length === 0) return;
-    const lines = entries.map((e) => ['-I', ...argsOf(e)].join(' '));
-    await withPrivateFile(`${lines.join('\n')}\n`, (path) => this.run(['-R', path]));
+    const generic = entries.find((e) => tupleShape(normalizeKey(e).protocol) === 'generic');
+    if (generic && !(await this.supports('genericCreate'))) {
+      throw new HarnessError('ERR_ORACLE_UNSUPPORTED', `conntrack-tools ${await this.version()} cannot create an entry of protocol ${generic.protocol} (no tracker of its own): -I answers "invalid parameters" before ${ORACLE_FEATURES_SINCE.genericCreate}`);
+    }
+    const argv = entries.map((e) => ['-I', ...argsOf(e)]);
+    if (entries.length > 1 && (await this.supports('loadFile'))) {
+      await withPrivateFile(`${argv.map((a) => a.join(' ')).join('\n')}\n`, (path) => this.run(['-R', path]));
+      return;
+    }
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+      try {
+        while (next < argv.length && !failed) await this.run(argv[next++]!);
+      } catch (error) {
+        failed = true; // the other workers stop after their current entry
+        throw error;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CREATE_CONCURRENCY, argv.length) }, worker));
   }
 
   /** `conntrack -D` by original tuple and zone; returns how many were deleted (0 when none matched). */
@@ -485,6 +578,13 @@ export async function withPrivateFile<T>(content: string, fn: (path: string) => 
   } finally {
     file.removeCallback();
   }
+}
+
+/** The sum of every "N flow entries have been deleted" line (one per family run). */
+function summaryCounts(stderr: string, verb: 'deleted'): number {
+  const counts = [...stderr.matchAll(new RegExp(`(\\d+) flow entries have been ${verb}`, 'g'))].map((m) => Number(m[1]));
+  if (counts.length === 0) throw new HarnessError('ERR_ORACLE_PARSE', `conntrack printed no ${verb} count: ${stderr.trim()}`);
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 function summaryCount(stderr: string, verb: 'deleted' | 'updated'): number {

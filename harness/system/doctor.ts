@@ -3,23 +3,24 @@
 import { KERNEL_ZONE_FILTER, kernelFiltersZones } from './kernel.ts';
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { basicChecks, readiness, type Check } from './prerequisites.ts';
+import { basicChecks, conntrackBinary, readiness, type Check } from './prerequisites.ts';
 import { execute } from './execute.ts';
+import { compareVersions } from './versions.ts';
 import { Netns } from './netns.ts';
 
 /** The tools the harness drives, how each reports its version, and the oldest version that works. */
-export const TOOL_VERSIONS: Record<string, { argv: string[]; pattern: RegExp; label: string; minimum?: string; why?: string }> = {
+export const TOOL_VERSIONS: Record<string, { args: string[]; pattern: RegExp; label: string; minimum?: string; why?: string }> = {
   conntrack: {
-    argv: ['conntrack', '--version'],
+    args: ['--version'],
     pattern: /v(\d+(?:\.\d+)+)/,
     label: 'conntrack-tools',
-    minimum: '1.4.7',
-    why: 'the oracle uses --load-file (-R) and parses the -o extended,id output of 1.4.7',
+    minimum: '1.4.6',
+    why: 'the oracle parses the -o extended,id output of 1.4.6 to 1.4.8 (Ubuntu 22.04 ships 1.4.6)',
   },
-  ip: { argv: ['ip', '-V'], pattern: /iproute2-((?:ss)?\d+(?:\.\d+)*)/, label: 'iproute2' },
-  nft: { argv: ['nft', '--version'], pattern: /v(\d+(?:\.\d+)+)/, label: 'nftables' },
-  socat: { argv: ['socat', '-V'], pattern: /socat version (\d+(?:\.\d+)+)/, label: 'socat' },
-  ping: { argv: ['ping', '-V'], pattern: /iputils[- ]?s?(\d+)/, label: 'iputils' },
+  ip: { args: ['-V'], pattern: /iproute2-((?:ss)?\d+(?:\.\d+)*)/, label: 'iproute2' },
+  nft: { args: ['--version'], pattern: /v(\d+(?:\.\d+)+)/, label: 'nftables' },
+  socat: { args: ['-V'], pattern: /socat version (\d+(?:\.\d+)+)/, label: 'socat' },
+  ping: { args: ['-V'], pattern: /iputils[- ]?s?(\d+)/, label: 'iputils' },
 };
 
 /** Linux filters a conntrack dump by CTA_ZONE in the kernel from this release on. */
@@ -44,22 +45,11 @@ export interface DoctorReport {
 export interface DoctorOptions {
   /** Run the live probes (a throwaway namespace, ctnetlink, zones). Default: when privileged. */
   probes?: boolean;
-}
-
-/** Numeric parts of a version (`v1.4.7` → [1, 4, 7]; iproute2's `ss190107` → [190107]). */
-export function versionParts(version: string): number[] {
-  return (version.match(/\d+/g) ?? []).map(Number);
-}
-
-/** -1, 0 or 1 as `a` is older than, equal to or newer than `b` (missing parts count as 0). */
-export function compareVersions(a: string, b: string): number {
-  const pa = versionParts(a);
-  const pb = versionParts(b);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return 0;
+  /**
+   * The kernel filter probe (the client's `kernelFilterSupport`), run with the live probes. Without
+   * it the zone-filter check falls back to the version rule.
+   */
+  kernelFilters?: () => KernelFilterReport;
 }
 
 /** The version a tool printed, or undefined when its output has none. */
@@ -82,7 +72,8 @@ async function toolVersion(tool: string): Promise<string | undefined> {
   const spec = TOOL_VERSIONS[tool];
   if (!spec) return undefined;
   try {
-    const { stdout, stderr } = await execute(spec.argv, { timeout: PROBE_TIMEOUT_MS, checkExitCode: false });
+    const command = tool === 'conntrack' ? conntrackBinary() : tool;
+    const { stdout, stderr } = await execute([command, ...spec.args], { timeout: PROBE_TIMEOUT_MS, checkExitCode: false });
     return parseToolVersion(tool, `${stdout}\n${stderr}`);
   } catch {
     return undefined;
@@ -123,16 +114,48 @@ function nodeCheck(): Check {
   };
 }
 
-function zoneFilterCheck(kernel: string): Check {
-  const ok = kernelFiltersZones(kernel);
+/** What the kernel filters in a dump, as the client's probe found it (structurally KernelFilterSupport). */
+export interface KernelFilterReport {
+  zone: boolean;
+  mark: boolean;
+  status: boolean;
+  tuple: boolean;
+  source: 'probe' | 'version';
+  reason?: string;
+}
+
+function zoneFilterCheck(kernel: string, filters: KernelFilterReport | undefined): Check {
+  const zone = filters?.zone ?? kernelFiltersZones(kernel);
+  const how = filters?.source === 'probe'
+    ? 'found by a probe in a throwaway namespace'
+    : `by the version rule (>= ${KERNEL_ZONE_FILTER})${filters?.reason ? `: the probe failed: ${filters.reason}` : ''}`;
+  const others = filters ? `; mark ${filters.mark ? 'yes' : 'no'}, status ${filters.status ? 'yes' : 'no'}, CTA_FILTER tuple ${filters.tuple ? 'yes' : 'no'}` : '';
   return {
     name: 'kernel:zone-filter',
-    ok,
+    ok: zone,
     required: false,
     version: kernel,
+    detail: zone
+      ? `kernel ${kernel} filters conntrack dumps by zone, ${how}${others}`
+      : `kernel ${kernel} ignores CTA_ZONE in a dump, ${how}: dumps are filtered by zone in user space (slower, still correct)${others}`,
+  };
+}
+
+/** conntrack-tools before 1.4.7 has no --load-file (-R): the oracle then creates one process per entry. */
+const LOAD_FILE_SINCE = '1.4.7';
+
+function loadFileCheck(version: string | undefined): Check | undefined {
+  if (version === undefined) return undefined;
+  const ok = compareVersions(version, LOAD_FILE_SINCE) >= 0;
+  return {
+    name: 'oracle:load-file',
+    ok,
+    required: false,
+    version,
     detail: ok
-      ? `kernel ${kernel} filters conntrack dumps by zone (>= ${KERNEL_ZONE_FILTER})`
-      : `kernel ${kernel} < ${KERNEL_ZONE_FILTER}: dumps are filtered by zone in user space (slower, still correct)`,
+      ? `conntrack-tools ${version} has --load-file: the oracle creates many entries in one process`
+      : `conntrack-tools ${version} has no --load-file (-R, since ${LOAD_FILE_SINCE}): the oracle creates entries one process per entry, so seeding large tables is slower (still correct)`,
+    fix: `use conntrack-tools >= ${LOAD_FILE_SINCE} (npm run conntrack-tools -- 1.4.8, then CTH_CONNTRACK=<binary>)`,
   };
 }
 
@@ -187,7 +210,7 @@ async function probeChecks(): Promise<Check[]> {
   try {
     checks.push({ name: 'netns:create', ok: true, required: true, detail: `created and removed a probe namespace (${ns.name})` });
     try {
-      await ns.exec(['conntrack', '-L'], { timeout: PROBE_TIMEOUT_MS });
+      await ns.exec([conntrackBinary(), '-L'], { timeout: PROBE_TIMEOUT_MS });
       checks.push({ name: 'kernel:ctnetlink', ok: true, required: true, detail: 'conntrack -L answered over ctnetlink inside the probe namespace' });
     } catch (error) {
       checks.push({ name: 'kernel:ctnetlink', ok: false, required: true, detail: `conntrack -L failed in a fresh namespace: ${firstLine(error)}`, fix: 'sudo modprobe nf_conntrack_netlink' });
@@ -200,7 +223,7 @@ async function probeChecks(): Promise<Check[]> {
         ['conntrack', '-I', '-p', 'udp', '-s', '192.0.2.1', '-d', '192.0.2.2', '--sport', '9', '--dport', '9', '-t', '30', '-w', zone],
         { timeout: PROBE_TIMEOUT_MS },
       );
-      const { stdout } = await ns.exec(['conntrack', '-L', '-w', zone, '-o', 'extended'], { timeout: PROBE_TIMEOUT_MS });
+      const { stdout } = await ns.exec([conntrackBinary(), '-L', '-w', zone, '-o', 'extended'], { timeout: PROBE_TIMEOUT_MS });
       const ok = stdout.includes(`zone=${zone}`);
       checks.push({
         name: 'kernel:zones',
@@ -219,7 +242,7 @@ async function probeChecks(): Promise<Check[]> {
 }
 
 /** Fixed display order: privileges and runtime, then kernel, then tools. */
-const ORDER = ['root', 'node', 'kernel:netns', 'netns:create', 'kernel:conntrack', 'kernel:ctnetlink', 'kernel:zones', 'kernel:zone-filter'];
+const ORDER = ['root', 'node', 'kernel:netns', 'netns:create', 'kernel:conntrack', 'kernel:ctnetlink', 'kernel:zones', 'kernel:zone-filter', 'tool:conntrack', 'oracle:load-file'];
 
 function rank(name: string): number {
   const i = ORDER.indexOf(name);
@@ -233,8 +256,11 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const conntrackTool = basic.find((c) => c.name === 'tool:conntrack')?.ok ?? false;
   const ipTool = basic.find((c) => c.name === 'tool:ip')?.ok ?? false;
   const env = await collectEnvironment();
-  const checks = [...(await withToolVersions(basic)), nodeCheck(), zoneFilterCheck(env.kernel)];
   const probes = options.probes ?? true;
+  const filters = probes && privileged && options.kernelFilters ? options.kernelFilters() : undefined;
+  const tools = await withToolVersions(basic);
+  const loadFile = loadFileCheck(tools.find((c) => c.name === 'tool:conntrack')?.version);
+  const checks = [...tools, ...(loadFile ? [loadFile] : []), nodeCheck(), zoneFilterCheck(env.kernel, filters)];
   if (probes) {
     if (!privileged) {
       const why = 'needs root (see the root check)';

@@ -27,6 +27,14 @@ function effectiveCaps(): bigint {
 }
 
 export function findExecutable(name: string): string | undefined {
+  if (name.includes('/')) {
+    try {
+      accessSync(name, constants.X_OK);
+      return name;
+    } catch {
+      return undefined;
+    }
+  }
   const dirs = (process.env.PATH ?? '').split(delimiter).concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin']);
   for (const dir of dirs) {
     const file = join(dir, name);
@@ -38,6 +46,14 @@ export function findExecutable(name: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The conntrack binary the oracle and doctor run: `CTH_CONNTRACK` (a path or a name in PATH, e.g. a
+ * conntrack-tools version fetched by `npm run conntrack-tools`), else `conntrack`.
+ */
+export function conntrackBinary(): string {
+  return process.env.CTH_CONNTRACK || 'conntrack';
 }
 
 export const REQUIRED_TOOLS: Record<string, string> = {
@@ -72,13 +88,14 @@ export function basicChecks(): Check[] {
     fix: 'sudo npm test (run as root, or with CAP_NET_ADMIN and CAP_SYS_ADMIN)',
   });
   for (const [tool, pkg] of Object.entries(REQUIRED_TOOLS)) {
-    const path = findExecutable(tool);
+    const command = tool === 'conntrack' ? conntrackBinary() : tool;
+    const path = findExecutable(command);
     checks.push({
       name: `tool:${tool}`,
       ok: path !== undefined,
       required: true,
-      detail: path ?? `${tool} not found in PATH`,
-      fix: `sudo apt-get install -y ${pkg}`,
+      detail: path ?? (command === tool ? `${tool} not found in PATH` : `${command} (CTH_CONNTRACK) is not an executable`),
+      fix: command === tool ? `sudo apt-get install -y ${pkg}` : 'point CTH_CONNTRACK at a conntrack binary (npm run conntrack-tools -- 1.4.8 fetches one) or unset it',
     });
   }
   const conntrackProc = existsSync('/proc/sys/net/netfilter/nf_conntrack_max');

@@ -5,10 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, formatEntry, runCli, type CliIO } from '../../harness/cli.ts';
 import {
-  compareVersions, formatReport, parseToolVersion, requiredNodeVersion, versionParts, type DoctorReport,
+  formatReport, parseToolVersion, requiredNodeVersion, type DoctorReport,
 } from '../../harness/system/doctor.ts';
 import { execute, isRoot } from '../../harness/system/execute.ts';
 import { readiness, type Check } from '../../harness/system/prerequisites.ts';
+import { compareVersions, versionParts } from '../../harness/system/versions.ts';
 
 const BIN = join(fileURLToPath(new URL('../..', import.meta.url)), 'bin/conntrack-harness.js');
 

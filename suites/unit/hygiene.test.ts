@@ -63,6 +63,6 @@ describe('the oracle stays independent of the system under test', () => {
     const source = readFileSync(join(root, 'harness/conntrack/oracle.ts'), 'utf8');
     // Every runtime import and re-export, relative or bare.
     const runtime = [...source.matchAll(/^(?:import|export)\s+(?!type\s)[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]);
-    expect(runtime.sort()).toEqual(['../errors.ts', '../system/execute.ts', '../system/names.ts', './address.ts', './entry.ts', 'node:fs/promises', 'tmp']);
+    expect(runtime.sort()).toEqual(['../errors.ts', '../system/execute.ts', '../system/names.ts', '../system/prerequisites.ts', '../system/versions.ts', './address.ts', './entry.ts', 'node:fs/promises', 'tmp']);
   });
 });
