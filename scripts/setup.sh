@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian/Ubuntu machine for the harness, idempotently: installs the system tools
 # the kernel suites drive (only those missing), then the npm dependencies. Run as root.
+#   ./scripts/setup.sh        the suites' tools, npm ci, conntrack-tools 1.4.6 and 1.4.8 for the oracle
+#   ./scripts/setup.sh --vm   also what npm run test:vm needs (qemu, busybox, cpio, module tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 declare -A wanted=([conntrack]=conntrack [ip]=iproute2 [nft]=nftables [socat]=socat [ping]=iputils-ping [patchelf]=patchelf [dpkg-deb]=dpkg)
+case "${1:-}" in
+  --vm) wanted+=([qemu-system-x86_64]=qemu-system-x86 [cpio]=cpio [xz]=xz-utils [zstd]=zstd [depmod]=kmod [gzip]=gzip) ;;
+  "") ;;
+  *) echo "setup: unknown option $1 (usage: scripts/setup.sh [--vm])" >&2; exit 2 ;;
+esac
 missing=()
 for tool in "${!wanted[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${wanted[$tool]}")
 done
+
+# The initramfs needs a statically linked busybox: Debian's plain busybox package is not one.
+if [ "${1:-}" = --vm ] && ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'; then
+  missing+=(busybox-static)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

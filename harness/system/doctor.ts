@@ -124,7 +124,7 @@ export interface KernelFilterReport {
   reason?: string;
 }
 
-function zoneFilterCheck(kernel: string, filters: KernelFilterReport | undefined): Check {
+export function zoneFilterCheck(kernel: string, filters: KernelFilterReport | undefined): Check {
   const zone = filters?.zone ?? kernelFiltersZones(kernel);
   const how = filters?.source === 'probe'
     ? 'found by a probe in a throwaway namespace'
@@ -144,7 +144,7 @@ function zoneFilterCheck(kernel: string, filters: KernelFilterReport | undefined
 /** conntrack-tools before 1.4.7 has no --load-file (-R): the oracle then creates one process per entry. */
 const LOAD_FILE_SINCE = '1.4.7';
 
-function loadFileCheck(version: string | undefined): Check | undefined {
+export function loadFileCheck(version: string | undefined): Check | undefined {
   if (version === undefined) return undefined;
   const ok = compareVersions(version, LOAD_FILE_SINCE) >= 0;
   return {

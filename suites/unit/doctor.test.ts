@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, formatEntry, runCli, type CliIO } from '../../harness/cli.ts';
 import {
-  formatReport, parseToolVersion, requiredNodeVersion, type DoctorReport,
+  formatReport, loadFileCheck, parseToolVersion, requiredNodeVersion, zoneFilterCheck, type DoctorReport,
 } from '../../harness/system/doctor.ts';
 import { execute, isRoot } from '../../harness/system/execute.ts';
 import { readiness, type Check } from '../../harness/system/prerequisites.ts';
@@ -64,6 +64,28 @@ describe('versions', () => {
 
   test('the Node minimum comes from package.json engines', () => {
     expect(requiredNodeVersion()).toMatch(/^\d+\.\d+/);
+  });
+});
+
+describe('version-dependent checks', () => {
+  test('conntrack-tools 1.4.6 passes with a warning that says what is slower; 1.4.7 and 1.4.8 pass', () => {
+    const old = loadFileCheck('1.4.6')!;
+    expect(old).toMatchObject({ name: 'oracle:load-file', ok: false, required: false, version: '1.4.6' });
+    expect(old.detail).toContain('one process per entry');
+    expect(readiness([old]).ok).toBe(true);
+    for (const v of ['1.4.7', '1.4.8', '1.5.0']) expect(loadFileCheck(v)).toMatchObject({ ok: true, required: false });
+    expect(loadFileCheck(undefined)).toBeUndefined();
+  });
+
+  test('the zone-filter check follows the probe, not the version: a back-ported 6.1 filters, a 6.18 that does not is said so', () => {
+    const probe = (zone: boolean) => ({ zone, mark: true, status: true, tuple: true, source: 'probe' as const });
+    expect(zoneFilterCheck('6.1.0-50-amd64', probe(true))).toMatchObject({ ok: true, required: false });
+    expect(zoneFilterCheck('6.18.4', probe(false))).toMatchObject({ ok: false, required: false });
+    expect(zoneFilterCheck('6.18.4', probe(false)).detail).toContain('found by a probe');
+    // Without a probe, the version rule: 6.8 and later filter.
+    expect(zoneFilterCheck('6.7.12', undefined).ok).toBe(false);
+    expect(zoneFilterCheck('6.8.0', undefined).ok).toBe(true);
+    expect(zoneFilterCheck('6.8.0', { ...probe(false), source: 'version', reason: 'no unshare' }).detail).toContain('the probe failed: no unshare');
   });
 });
 
