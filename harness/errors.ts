@@ -25,6 +25,12 @@ export type HarnessErrorCode =
   | 'ERR_ORACLE_PARSE'
   | 'ERR_ORACLE_UNSUPPORTED'
   | 'ERR_WAIT_TIMEOUT'
+  // the VM runner (npm run test:vm)
+  | 'ERR_UNKNOWN_KERNEL'
+  | 'ERR_VM_BOOT'
+  | 'ERR_VM_TIMEOUT'
+  | 'ERR_VM_NO_RESULT'
+  | 'ERR_VM_INTERRUPTED'
   // netlink
   | 'ERR_LABELS_UNAVAILABLE'
   | 'ERR_NETLINK_DECODE'

@@ -7,7 +7,15 @@ import { keyString, normalizeKey, type ConntrackKey, type EntryInput } from '../
 import { ConntrackCli } from '../../harness/conntrack/oracle.ts';
 import { describe, expect, randomZone, test } from '../../harness/fixtures/index.ts';
 
-const TOTAL = 10_000;
+/** CTH_BULK_ENTRIES lowers (or raises) it: the VM smoke (`npm run test:vm`) runs 1,000 under emulation. */
+const TOTAL = bulkEntries(process.env.CTH_BULK_ENTRIES);
+
+function bulkEntries(value: string | undefined): number {
+  if (value === undefined || value === '') return 10_000;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 8 || n > 1_000_000) throw new Error(`CTH_BULK_ENTRIES must be a whole number in 8..1000000, not ${JSON.stringify(value)}`);
+  return n;
+}
 
 function bulk(zones: number[], total: number): EntryInput[] {
   return Array.from({ length: total }, (_, i) => ({
