@@ -38,7 +38,8 @@ export type HarnessErrorCode =
   | 'ERR_NETLINK_SOCKET'
   | 'ERR_NETLINK_TIMEOUT'
   | 'ERR_SOCKET_CLOSED'
-  | 'ERR_SOCKET_BUSY';
+  | 'ERR_SOCKET_BUSY'
+  | 'ERR_ABORTED';
 
 export class HarnessError extends Error {
   override name = 'HarnessError';

@@ -6,7 +6,7 @@ const [netns, zone, mode = 'list'] = process.argv.slice(2);
 const ct = await Conntrack.open({ netns: netns!, timeoutMs: 60_000 });
 let entries = 0;
 if (mode === 'stream') {
-  for (const _ of ct.entries({ zone: Number(zone) })) entries++;
+  for await (const _ of ct.entries({ zone: Number(zone) })) entries++;
 } else {
   entries = (await ct.list({ zone: Number(zone) })).length;
 }

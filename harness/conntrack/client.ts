@@ -1,9 +1,11 @@
 // The system under test: a ctnetlink client for the conntrack table of one named namespace (list,
 // get, create, update, delete, flush, count, statistics), over a netlink socket opened inside it.
+import { setImmediate as turn } from 'node:timers/promises';
 import { HarnessError, ValidationError } from '../errors.ts';
 import { NETLINK_NETFILTER } from '../netlink/constants.ts';
-import { NetlinkConnection, type TransactResult } from '../netlink/connection.ts';
+import { NetlinkConnection, type OperationOptions, type TransactResult } from '../netlink/connection.ts';
 import { NetlinkErrnoError } from '../netlink/errors.ts';
+import type { NetlinkMessage } from '../netlink/message.ts';
 import { assertNetnsName } from '../system/names.ts';
 import {
   checkCreateInput, checkLabels, decodeCpuStats, decodeEntry, decodeGlobalStats, encodeCreate, encodeDelete, encodeDump,
@@ -128,6 +130,27 @@ function sortReplies(
   });
 }
 
+/** Requests encoded per transact() call: a few milliseconds of work. */
+const ENCODE_SLICE = 1024;
+
+/**
+ * `items.map(fn)`, giving the event loop a turn every few milliseconds: validating 100,000 entries
+ * takes a quarter of a second. Every item is mapped before the result is returned, so a bad one
+ * still throws before anything is sent.
+ */
+async function inTurns<T, R>(items: readonly T[], fn: (item: T) => R): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let last = performance.now();
+  for (let i = 0; i < items.length; i++) {
+    out[i] = fn(items[i]!);
+    if ((i & 255) === 255 && performance.now() - last > 5) {
+      await turn();
+      last = performance.now();
+    }
+  }
+  return out;
+}
+
 function entryList(entries: unknown, what: string): readonly EntryInput[] {
   if (!Array.isArray(entries)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'entries', entries, `${what}() takes an array of entries`);
   return entries as EntryInput[];
@@ -217,79 +240,69 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
       }
     }
     // The probe runs only when some filter is not forced.
-    const probed = all.every((k) => forced[k] !== undefined) ? undefined : kernelFilterSupport();
+    const probed = all.every((k) => forced[k] !== undefined) ? undefined : await kernelFilterSupport();
     const pick = (k: (typeof all)[number]) => forced[k] ?? probed![k];
     const conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns, timeoutMs: options.timeoutMs });
     return new Conntrack(netns, conn, { zone: pick('zone'), mark: pick('mark'), status: pick('status'), tuple: pick('tuple') });
   }
 
   /**
-   * Starts a dump for `filter` and returns its chunk generator; every matching entry goes to
-   * `sink`. The kernel filters what it can; every entry is checked here too. A dump can repeat an
-   * entry while the table changes, so entries are de-duplicated by kernel id; ids are 32-bit
-   * hashes that collide at 100,000 entries, so a repeated id is only a repeat when the hash of the
-   * original tuple and zone is the same too.
+   * The dump request for `filter` and the visitor that hands every matching entry to `sink`. The
+   * kernel filters what it can; every entry is checked here too. A dump can repeat an entry while
+   * the table changes, so entries are de-duplicated by kernel id; ids are 32-bit hashes that
+   * collide at 100,000 entries, so a repeated id is only a repeat when the hash of the original
+   * tuple and zone is the same too.
    */
-  #dump(filter: ConntrackFilter, sink: (entry: ConntrackEntry) => void): Generator<void, unknown, undefined> {
+  #dumpOf(filter: ConntrackFilter, sink: (entry: ConntrackEntry) => void): [Buffer, (msg: NetlinkMessage) => void] {
     const f = normalizeFilter(filter);
     const matches = compileFilter(f);
     const repeats = new RepeatFilter();
     const request = encodeDump(this.#conn.nextSeq(), dumpRequest(f, this.kernelFilters));
-    return this.#conn.dumpChunks(request, (msg) => {
+    return [request, (msg) => {
       const entry = decodeEntry(msg);
       if (!matches(entry)) return;
       if (entry.id !== undefined && repeats.isRepeat(entry.id, lastTupleHash(msg.buf, entry.zone))) return;
       sink(entry);
-    });
+    }];
   }
 
   /**
-   * Streams the entries that match `filter`, one received datagram at a time (a few hundred
-   * entries), so a 100,000-entry table never has to be held at once. Breaking out early drains
-   * the rest of the dump.
+   * Streams the entries that match `filter` (an async iterator), one received datagram at a time
+   * (a few hundred entries), so a 100,000-entry table never has to be held at once. Breaking out
+   * early drains the rest of the dump. While the loop runs, other calls on this client fail with
+   * SocketBusyError: finish or break out first, or open a second client.
    */
-  *entries(filter: ConntrackFilter = {}): Generator<ConntrackEntry, void, undefined> {
+  async *entries(filter: ConntrackFilter = {}, options: OperationOptions = {}): AsyncGenerator<ConntrackEntry, void, undefined> {
     const pending: ConntrackEntry[] = [];
-    const chunks = this.#dump(filter, (entry) => pending.push(entry));
+    const chunks = this.#conn.dumpChunks(...this.#dumpOf(filter, (entry) => pending.push(entry)), options);
     try {
       for (;;) {
-        const step = chunks.next();
+        const step = await chunks.next();
         yield* pending;
         pending.length = 0;
         if (step.done) return;
       }
     } finally {
-      chunks.return(undefined);
-    }
-  }
-
-  /** `entries()` as an async iterator: yields to the event loop between datagrams. */
-  async *stream(filter: ConntrackFilter = {}): AsyncGenerator<ConntrackEntry, void, undefined> {
-    let n = 0;
-    for (const entry of this.entries(filter)) {
-      yield entry;
-      if (++n % 1000 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      await chunks.return(undefined as never);
     }
   }
 
   /** The entries that match `filter` (every criterion must hold; `{}` lists the whole table). */
-  async list(filter: ConntrackFilter = {}): Promise<ConntrackEntry[]> {
+  async list(filter: ConntrackFilter = {}, options: OperationOptions = {}): Promise<ConntrackEntry[]> {
     const out: ConntrackEntry[] = [];
-    const chunks = this.#dump(filter, (entry) => out.push(entry));
-    while (!chunks.next().done);
+    await this.#conn.dump(...this.#dumpOf(filter, (entry) => out.push(entry)), options);
     return out;
   }
 
-  async count(filter: ConntrackFilter = {}): Promise<number> {
+  async count(filter: ConntrackFilter = {}, options: OperationOptions = {}): Promise<number> {
     let n = 0;
-    const chunks = this.#dump(filter, () => n++);
-    while (!chunks.next().done);
+    await this.#conn.dump(...this.#dumpOf(filter, () => n++), options);
     return n;
   }
 
   /** One entry by its original tuple and zone (ctnetlink GET, like `conntrack -G`); undefined when absent. */
-  async get(key: EntryInput): Promise<ConntrackEntry | undefined> {
-    return this.#getSync(normalizeKey(key));
+  async get(key: EntryInput, options: OperationOptions = {}): Promise<ConntrackEntry | undefined> {
+    return this.#get(normalizeKey(key), options);
   }
 
   /**
@@ -297,11 +310,11 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
    * deleted, notFound (ENOENT) or failed; nothing is thrown for a single entry's fate.
    * Input is validated first: one bad entry throws before anything is sent.
    */
-  async delete(entries: readonly EntryInput[]): Promise<DeleteResult> {
-    const keys = entryList(entries, 'delete').map((e) => normalizeKey(e));
+  async delete(entries: readonly EntryInput[], options: OperationOptions = {}): Promise<DeleteResult> {
+    const keys = await inTurns(entryList(entries, 'delete'), (e) => normalizeKey(e));
     const result: DeleteResult = { deleted: [], notFound: [], failed: [] };
     if (keys.length === 0) return result;
-    const replies = this.#conn.transact(keys.map((k) => encodeDelete(k, this.#conn.nextSeq())));
+    const replies = await this.#transactEach(keys.length, (i) => encodeDelete(keys[i]!, this.#conn.nextSeq()), options);
     sortReplies(keys, replies, result.deleted, result);
     return result;
   }
@@ -312,9 +325,9 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
    * refuses to clear a status bit, so the status sent repeats the entry's current flags: taken
    * from the input when it came from list()/get(), else read with get() first.
    */
-  async update(entries: readonly EntryInput[], changes: EntryChanges): Promise<UpdateResult> {
+  async update(entries: readonly EntryInput[], changes: EntryChanges, options: OperationOptions = {}): Promise<UpdateResult> {
     const inputs = entryList(entries, 'update');
-    const keys = inputs.map((e) => normalizeKey(e));
+    const keys = await inTurns(inputs, (e) => normalizeKey(e));
     const c = normalizeChanges(changes);
     const result: UpdateResult = { updated: [], notFound: [], failed: [] };
     if (keys.length === 0) return result;
@@ -323,20 +336,20 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
       for (const [i, key] of keys.entries()) {
         // A status that holds CONFIRMED came from the kernel (list/get); any other is read now.
         const given = inputs[i]!.status;
-        const status = given?.includes('CONFIRMED') ? given : this.#getSync(key)?.status;
+        const status = given?.includes('CONFIRMED') ? given : (await this.#get(key, options))?.status;
         current.push(status === undefined ? undefined : statusBits(status));
       }
     }
     const sendable = keys.map((_, i) => i).filter((i) => !c.status || current[i] !== undefined);
     for (const [i, key] of keys.entries()) if (c.status && current[i] === undefined) result.notFound.push(key);
-    const replies = this.#conn.transact(sendable.map((i) => encodeUpdate(keys[i]!, c, this.#conn.nextSeq(), current[i] ?? 0)));
+    const replies = await this.#transactEach(sendable.length, (j) => encodeUpdate(keys[sendable[j]!]!, c, this.#conn.nextSeq(), current[sendable[j]!] ?? 0), options);
     sortReplies(sendable.map((i) => keys[i]!), replies, result.updated, result);
     return result;
   }
 
   /** Creates entries like `conntrack -I` (NEW with CREATE|EXCL), batched; throws CreateError if any failed. */
-  async create(entries: readonly EntryInput[]): Promise<void> {
-    const result = await this.tryCreate(entries);
+  async create(entries: readonly EntryInput[], options: OperationOptions = {}): Promise<void> {
+    const result = await this.tryCreate(entries, options);
     if (result.failed.length > 0) throw new CreateError(result);
   }
 
@@ -345,20 +358,23 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
    * without its labels when the namespace has no `ct label` rule (and says nothing), so entries
    * with labels are read back: one that lost them is deleted again and reported failed.
    */
-  async tryCreate(entries: readonly EntryInput[]): Promise<CreateResult> {
+  async tryCreate(entries: readonly EntryInput[], options: OperationOptions = {}): Promise<CreateResult> {
     const inputs = entryList(entries, 'create');
-    const keys = inputs.map((e) => normalizeKey(e));
-    keys.forEach((k, i) => checkCreateInput(k, inputs[i]!));
+    const keys = await inTurns(inputs, (e) => {
+      const key = normalizeKey(e);
+      checkCreateInput(key, e);
+      return key;
+    });
     const result: CreateResult = { created: [], failed: [] };
     if (keys.length === 0) return result;
-    const replies = this.#conn.transact(keys.map((k, i) => encodeCreate(k, inputs[i]!, this.#conn.nextSeq())));
+    const replies = await this.#transactEach(keys.length, (i) => encodeCreate(keys[i]!, inputs[i]!, this.#conn.nextSeq()), options);
     for (const [i, reply] of replies.entries()) {
       const key = keys[i]!;
       const labels = inputs[i]!.labels ?? [];
       if (reply.error) {
         result.failed.push({ entry: key, error: reply.error });
       } else if (labels.length > 0) {
-        const error = await this.#checkLabels(key, labels);
+        const error = await this.#checkLabels(key, labels, options);
         if (error) result.failed.push({ entry: key, error });
         else result.created.push(key);
       } else {
@@ -372,26 +388,26 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
    * Reads a just-created entry back once. Without every one of `labels` it is deleted again, and
    * the error says so; an entry that could not be read or deleted says that instead.
    */
-  async #checkLabels(key: ConntrackKey, labels: readonly number[]): Promise<HarnessError | undefined> {
+  async #checkLabels(key: ConntrackKey, labels: readonly number[], options: OperationOptions): Promise<HarnessError | undefined> {
     let got: number[];
     try {
-      got = this.#getSync(key)?.labels ?? [];
+      got = (await this.#get(key, options))?.labels ?? [];
     } catch (error) {
       return error instanceof HarnessError ? error : new HarnessError('ERR_NETLINK_SOCKET', String(error), { cause: error });
     }
     if (labels.every((bit) => got.includes(bit))) return undefined;
-    const removed = await this.delete([key]);
+    const removed = await this.delete([key], options);
     const left = removed.deleted.length === 1 ? '' : `; deleting it again failed too (${removed.failed[0]?.error.message ?? 'it was gone'}), so it may still be in the table`;
     return new HarnessError('ERR_LABELS_UNAVAILABLE',
       `entry ${keyString(key)} was created without its labels: the namespace has no rule using \`ct label\`, so entries get no room for labels (the kernel's ENOSPC case)${left}`);
   }
 
-  #getSync(key: ConntrackKey): ConntrackEntry | undefined {
+  async #get(key: ConntrackKey, options: OperationOptions): Promise<ConntrackEntry | undefined> {
     let found: ConntrackEntry | undefined;
     try {
-      this.#conn.request(encodeGet(key, this.#conn.nextSeq()), (msg) => {
+      await this.#conn.request(encodeGet(key, this.#conn.nextSeq()), (msg) => {
         found = decodeEntry(msg);
-      });
+      }, options);
     } catch (error) {
       if (error instanceof NetlinkErrnoError && error.errnoName === 'ENOENT') return undefined;
       throw error;
@@ -405,24 +421,38 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
    * entry: before Linux 6.8 a DELETE carrying only CTA_ZONE flushes every zone, and a CTA_FILTER
    * flush exists only from 6.12, so neither is sent.
    */
-  async flush(filter: ConntrackFilter): Promise<number> {
+  async flush(filter: ConntrackFilter, options: OperationOptions = {}): Promise<number> {
     if (isEmptyFilter(normalizeFilter(filter), filter)) {
       throw new ValidationError('ERR_INVALID_FILTER', 'filter', filter, 'flush() needs at least one criterion that does not hold for every entry, e.g. { zone }: flushing a whole table is not offered');
     }
-    const result = await this.delete(await this.list(filter));
+    const result = await this.delete(await this.list(filter, options), options);
     return result.deleted.length;
   }
 
+  /**
+   * transact() of `n` requests, encoded and sent ENCODE_SLICE at a time: encoding 100,000 requests
+   * at once keeps the event loop for half a second. Results in input order.
+   */
+  async #transactEach(n: number, encode: (i: number) => Buffer, options: OperationOptions): Promise<TransactResult[]> {
+    const results: TransactResult[] = [];
+    for (let start = 0; start < n; start += ENCODE_SLICE) {
+      const slice: Buffer[] = [];
+      for (let i = start; i < Math.min(n, start + ENCODE_SLICE); i++) slice.push(encode(i));
+      for (const r of await this.#conn.transact(slice, options)) results.push(r);
+    }
+    return results;
+  }
+
   /** Per-CPU statistics (`conntrack -S`) and the table's count and maximum (`conntrack -C`). */
-  async stats(): Promise<ConntrackStats> {
+  async stats(options: OperationOptions = {}): Promise<ConntrackStats> {
     const cpus: CpuStats[] = [];
-    this.#conn.dump(encodeStatsRequest(this.#conn.nextSeq(), true), (msg) => {
+    await this.#conn.dump(encodeStatsRequest(this.#conn.nextSeq(), true), (msg) => {
       cpus.push(decodeCpuStats(msg));
-    });
+    }, options);
     let global: { count: number; max: number } | undefined;
-    this.#conn.request(encodeStatsRequest(this.#conn.nextSeq(), false), (msg) => {
+    await this.#conn.request(encodeStatsRequest(this.#conn.nextSeq(), false), (msg) => {
       global = decodeGlobalStats(msg);
-    });
+    }, options);
     if (!global) throw new HarnessError('ERR_NETLINK_DECODE', 'the kernel acknowledged IPCTNL_MSG_CT_GET_STATS without answering it');
     return { cpus, ...global };
   }

@@ -206,7 +206,7 @@ export class Expectations {
   async list(filter: ExpectationFilter = {}): Promise<Expectation[]> {
     const f = normalizeExpectFilter(filter);
     const out: Expectation[] = [];
-    this.#conn.dump(encodeExpectDump(this.#conn.nextSeq(), f.family), (msg) => {
+    await this.#conn.dump(encodeExpectDump(this.#conn.nextSeq(), f.family), (msg) => {
       const e = decodeExpectation(msg);
       if (f.protocol !== undefined && e.protocol !== f.protocol) return;
       if (f.helper !== undefined && e.helper !== f.helper) return;
@@ -224,7 +224,7 @@ export class Expectations {
     const normalized = inputs.map(normalizeInput);
     const result: ExpectationCreateResult = { created: [], failed: [] };
     if (normalized.length === 0) return result;
-    const replies = this.#conn.transact(normalized.map((e) => encodeExpectCreate(e, this.#conn.nextSeq())));
+    const replies = await this.#conn.transact(normalized.map((e) => encodeExpectCreate(e, this.#conn.nextSeq())));
     replies.forEach((reply, i) => {
       if (reply.error) result.failed.push({ expectation: inputs[i]!, error: reply.error });
       else result.created.push(inputs[i]!);
@@ -246,7 +246,7 @@ export class Expectations {
     });
     const result: ExpectationDeleteResult = { deleted: [], notFound: [], failed: [] };
     if (normalized.length === 0) return result;
-    const replies = this.#conn.transact(normalized.map((k) => encodeExpectDelete(k.family, k.protocol, k.tuple, k.zone, this.#conn.nextSeq())));
+    const replies = await this.#conn.transact(normalized.map((k) => encodeExpectDelete(k.family, k.protocol, k.tuple, k.zone, this.#conn.nextSeq())));
     replies.forEach((reply, i) => {
       if (!reply.error) result.deleted.push(keys[i]!);
       else if (reply.error.errnoName === 'ENOENT') result.notFound.push(keys[i]!);

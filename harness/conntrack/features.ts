@@ -49,16 +49,16 @@ const PROBES: Record<keyof KernelFilters, DumpRequest> = {
 };
 
 /** Runs the probe: true for a filter when the kernel returned exactly entry A. */
-export function probeKernelFilters(): KernelFilters {
+export async function probeKernelFilters(): Promise<KernelFilters> {
   using conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, freshNetns: true, timeoutMs: 5000 });
-  const created = conn.transact([A, B].map((e) => encodeCreate(normalizeKey(e), e, conn.nextSeq())));
+  const created = await conn.transact([A, B].map((e) => encodeCreate(normalizeKey(e), e, conn.nextSeq())));
   const failed = created.find((r) => r.error);
   if (failed?.error) throw failed.error;
   const result = {} as KernelFilters;
   for (const [name, request] of Object.entries(PROBES) as Array<[keyof KernelFilters, DumpRequest]>) {
     const seen: string[] = [];
     try {
-      conn.dump(encodeDump(conn.nextSeq(), request), (msg) => {
+      await conn.dump(encodeDump(conn.nextSeq(), request), (msg) => {
         seen.push(decodeEntry(msg).src);
       });
       result[name] = seen.length === 1 && seen[0] === A.src;
@@ -70,15 +70,13 @@ export function probeKernelFilters(): KernelFilters {
   return result;
 }
 
-let cached: KernelFilterSupport | undefined;
+let cached: Promise<KernelFilterSupport> | undefined;
 
 /** The probe's answer, once per process; the version rule if the probe fails. */
-export function kernelFilterSupport(): KernelFilterSupport {
-  if (cached) return cached;
-  try {
-    cached = { ...probeKernelFilters(), source: 'probe' };
-  } catch (error) {
-    cached = { ...kernelFiltersByVersion(), source: 'version', reason: error instanceof Error ? error.message : String(error) };
-  }
+export function kernelFilterSupport(): Promise<KernelFilterSupport> {
+  cached ??= probeKernelFilters().then(
+    (found): KernelFilterSupport => ({ ...found, source: 'probe' }),
+    (error: unknown): KernelFilterSupport => ({ ...kernelFiltersByVersion(), source: 'version', reason: error instanceof Error ? error.message : String(error) }),
+  );
   return cached;
 }

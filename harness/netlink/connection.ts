@@ -1,11 +1,23 @@
 // Request/response on top of NetlinkSocket: sequence numbers, batched requests with one ACK or
 // errno per message (transact), and streaming dumps that never buffer the whole answer (dump).
+// Everything is async: receives wait off the event loop, and long runs of already-queued answers
+// give the event loop a turn every few milliseconds. One operation at a time per connection: a
+// second one waits for the first, except during a dump whose iteration is in the caller's hands.
 import { ValidationError } from '../errors.ts';
 import { align4, writePadded } from './attributes.ts';
 import { ERRNO, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE } from './constants.ts';
-import { NetlinkErrnoError, NetlinkTimeoutError, SocketBusyError } from './errors.ts';
+import { setImmediate as turn } from 'node:timers/promises';
+import { NetlinkAbortError, NetlinkErrnoError, NetlinkTimeoutError, SocketBusyError } from './errors.ts';
 import { decodeDone, decodeError, type ExtAck, forEachMessage, type NetlinkMessage } from './message.ts';
-import { NetlinkSocket, type NetlinkSocketOptions } from './socket.ts';
+import { NetlinkSocket, type NetlinkSocketOptions, type RecvOptions } from './socket.ts';
+
+/** Work on queued answers this long at most before the event loop gets a turn. */
+const TURN_EVERY_MS = 5;
+
+/** What every operation takes: the caller's AbortSignal. */
+export interface OperationOptions {
+  signal?: AbortSignal | undefined;
+}
 
 // Module-local copies: under vitest and tsx an imported binding is a property getter, too slow
 // for the per-message callbacks.
@@ -43,6 +55,20 @@ function stacklessErrnoError(errno: number, seq: number, extAck: ExtAck | undefi
   }
 }
 
+/** An operation whose signal has already fired sends nothing. */
+function notAborted(options: OperationOptions, operation: string): void {
+  if (options.signal?.aborted) throw new NetlinkAbortError(operation, options.signal.reason);
+}
+
+/** The seq of a valid dump request (NLM_F_REQUEST|NLM_F_DUMP), else ValidationError. */
+function dumpSeqOf(message: Uint8Array): number {
+  const { flags, seq } = header(message, 0);
+  if ((flags & NLM_F_REQUEST) === 0 || (flags & NLM_F_DUMP) !== NLM_F_DUMP) {
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'message', flags, 'a dump request needs NLM_F_REQUEST|NLM_F_DUMP');
+  }
+  return seq;
+}
+
 function header(message: Uint8Array, index: number): { flags: number; seq: number } {
   const buf = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   if (buf.length < NLMSG_HDRLEN || buf.readUInt32LE(0) < NLMSG_HDRLEN || buf.readUInt32LE(0) > buf.length) {
@@ -55,8 +81,11 @@ export class NetlinkConnection implements Disposable {
   readonly socket: NetlinkSocket;
   #seq: number;
   #batch: Buffer | undefined;
-  /** Seq of the dump whose answers are still being read (dumpChunks suspended at a yield). */
+  /** Seq of the dump whose iteration the caller holds (dumpChunks), while it is not finished. */
   #dumpSeq: number | undefined;
+  /** The operation in progress; the next one starts after it. */
+  #busy: Promise<void> = Promise.resolve();
+  #lastTurn = performance.now();
 
   constructor(socket: NetlinkSocket) {
     this.socket = socket;
@@ -81,8 +110,13 @@ export class NetlinkConnection implements Disposable {
    * Sends messages (each with NLM_F_REQUEST|NLM_F_ACK and a unique seq), packing up to
    * MAX_BATCH_BYTES per send, and returns one result per message, in input order.
    */
-  transact(messages: readonly Uint8Array[]): TransactResult[] {
+  async transact(messages: readonly Uint8Array[], options: OperationOptions = {}): Promise<TransactResult[]> {
     this.#assertIdle('request');
+    notAborted(options, 'request');
+    return this.#exclusive(() => this.#transact(messages, options));
+  }
+
+  async #transact(messages: readonly Uint8Array[], options: OperationOptions): Promise<TransactResult[]> {
     const seqs = new Array<number>(messages.length);
     const seen = new Set<number>();
     for (let i = 0; i < messages.length; i++) {
@@ -112,13 +146,13 @@ export class NetlinkConnection implements Disposable {
       pending.clear();
       for (let k = i; k < j; k++) pending.set(seqs[k]!, k);
       this.socket.send(datagram);
-      this.#awaitAcks(pending, results, seqs[i]!);
+      await this.#awaitAcks(pending, results, seqs[i]!, options);
       i = j;
     }
     return results;
   }
 
-  #awaitAcks(pending: Map<number, number>, results: TransactResult[], firstSeq: number): void {
+  async #awaitAcks(pending: Map<number, number>, results: TransactResult[], firstSeq: number, options: OperationOptions): Promise<void> {
     const visit = (msg: NetlinkMessage): void => {
       if (msg.type !== _NLMSG_ERROR) return;
       const index = pending.get(msg.seq);
@@ -134,7 +168,7 @@ export class NetlinkConnection implements Disposable {
       }
     };
     while (pending.size > 0) {
-      forEachMessage(this.#recv((ms) => `no ACK within ${ms} ms for ${pending.size} netlink request(s), first seq ${pending.keys().next().value}`), visit);
+      forEachMessage(await this.#recv(options, (ms) => `no ACK within ${ms} ms for ${pending.size} netlink request(s), first seq ${pending.keys().next().value}`), visit);
     }
   }
 
@@ -142,12 +176,17 @@ export class NetlinkConnection implements Disposable {
    * Sends one request that must carry NLM_F_ACK, and calls `onMessage` for each answer of its seq
    * (e.g. the entry a GET returns) until the ACK. A kernel errno throws NetlinkErrnoError.
    */
-  request(message: Uint8Array, onMessage: (msg: NetlinkMessage) => void): void {
+  async request(message: Uint8Array, onMessage: (msg: NetlinkMessage) => void, options: OperationOptions = {}): Promise<void> {
     const { flags, seq } = header(message, 0);
     if ((flags & (NLM_F_REQUEST | NLM_F_ACK)) !== (NLM_F_REQUEST | NLM_F_ACK) || (flags & NLM_F_DUMP) === NLM_F_DUMP) {
       throw new ValidationError('ERR_INVALID_ARGUMENT', 'message', flags, 'a request needs NLM_F_REQUEST|NLM_F_ACK and no NLM_F_DUMP');
     }
     this.#assertIdle('request');
+    notAborted(options, 'request');
+    return this.#exclusive(() => this.#request(message, seq, onMessage, options));
+  }
+
+  async #request(message: Uint8Array, seq: number, onMessage: (msg: NetlinkMessage) => void, options: OperationOptions): Promise<void> {
     this.socket.send(message);
     let failure: NetlinkErrnoError | undefined;
     let acked = false;
@@ -163,7 +202,7 @@ export class NetlinkConnection implements Disposable {
       return true;
     };
     while (!acked) {
-      forEachMessage(this.#recv((ms) => `no answer within ${ms} ms to netlink request seq ${seq}`), visit);
+      forEachMessage(await this.#recv(options, (ms) => `no answer within ${ms} ms to netlink request seq ${seq}`), visit);
     }
     if (failure) throw failure;
   }
@@ -175,28 +214,50 @@ export class NetlinkConnection implements Disposable {
    * `onMessage` throws, the rest of the dump is drained (so the socket stays usable) and the
    * error is rethrown.
    */
-  dump(message: Uint8Array, onMessage: (msg: NetlinkMessage) => void): DumpResult {
-    const chunks = this.dumpChunks(message, onMessage);
-    for (;;) {
-      const step = chunks.next();
-      if (step.done) return step.value;
-    }
+  async dump(message: Uint8Array, onMessage: (msg: NetlinkMessage) => void, options: OperationOptions = {}): Promise<DumpResult> {
+    const seq = dumpSeqOf(message);
+    this.#assertIdle('dump');
+    notAborted(options, 'dump');
+    return this.#exclusive(async () => {
+      const chunks = this.#chunks(message, seq, onMessage, options, false);
+      for (;;) {
+        const step = await chunks.next();
+        if (step.done) return step.value;
+      }
+    });
   }
 
   /**
    * The same dump, one received datagram at a time: the generator yields after each datagram's
    * messages went through `onMessage`, so a caller can hand results on before the next recv and
    * never hold the whole table. Stopping early (return/break) drains the rest of the dump so the
-   * socket stays usable.
+   * socket stays usable. While the caller holds the iteration, other operations on this
+   * connection fail with SocketBusyError (they would wait for the caller, who may be waiting for
+   * them); during dump(), they wait their turn.
    */
-  *dumpChunks(message: Uint8Array, onMessage: (msg: NetlinkMessage) => void): Generator<void, DumpResult, undefined> {
-    const { flags, seq } = header(message, 0);
-    if ((flags & NLM_F_REQUEST) === 0 || (flags & NLM_F_DUMP) !== NLM_F_DUMP) {
-      throw new ValidationError('ERR_INVALID_ARGUMENT', 'message', flags, 'a dump request needs NLM_F_REQUEST|NLM_F_DUMP');
+  async *dumpChunks(message: Uint8Array, onMessage: (msg: NetlinkMessage) => void, options: OperationOptions = {}): AsyncGenerator<void, DumpResult, undefined> {
+    const seq = dumpSeqOf(message);
+    this.#assertIdle('dump');
+    notAborted(options, 'dump');
+    let release!: () => void;
+    const previous = this.#busy;
+    this.#busy = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    try {
+      return yield* this.#chunks(message, seq, onMessage, options, true);
+    } finally {
+      release();
     }
+  }
+
+  /**
+   * The dump itself. A timeout or an abort in the middle of it closes the connection: the kernel
+   * would go on sending its rest to whoever reads next. `held`: the caller iterates (dumpChunks).
+   */
+  async *#chunks(message: Uint8Array, seq: number, onMessage: (msg: NetlinkMessage) => void, options: OperationOptions, held: boolean): AsyncGenerator<void, DumpResult, undefined> {
     this.#assertIdle('dump');
     this.socket.send(message);
-    this.#dumpSeq = seq;
+    if (held) this.#dumpSeq = seq;
     let interrupted = false;
     let done = false;
     let failed = false;
@@ -236,12 +297,14 @@ export class NetlinkConnection implements Disposable {
     let ended = false;
     try {
       while (!done) {
-        forEachMessage(this.#recv((ms) => `netlink dump (seq ${seq}) got no NLMSG_DONE within ${ms} ms`), visit);
+        forEachMessage(await this.#recv(options, (ms) => `netlink dump (seq ${seq}) got no NLMSG_DONE within ${ms} ms`), visit);
         if (!done && !failed) yield;
       }
       ended = true;
     } catch (error) {
       ended = true;
+      // The rest of the dump is still coming: nothing else can use this socket now.
+      if (!done) this.close();
       throw error;
     } finally {
       // Not ended: the caller stopped at a yield (return/break). Read the rest of the dump so the
@@ -249,10 +312,10 @@ export class NetlinkConnection implements Disposable {
       try {
         if (!ended) {
           stopped = true;
-          while (!done) forEachMessage(this.socket.recv(), visit);
+          while (!done) forEachMessage(await this.#recv(options, (ms) => `draining netlink dump (seq ${seq}): no NLMSG_DONE within ${ms} ms`), visit);
         }
       } finally {
-        this.#dumpSeq = undefined;
+        if (held) this.#dumpSeq = undefined;
       }
     }
     if (failed) throw failure;
@@ -263,13 +326,31 @@ export class NetlinkConnection implements Disposable {
     if (this.#dumpSeq !== undefined) throw new SocketBusyError(operation, this.#dumpSeq);
   }
 
-  /** One datagram; a receive timeout is rethrown saying what was awaited (`what(timeoutMs)`). */
-  #recv(what: (timeoutMs: number) => string): Buffer {
+  /** Runs `fn` after the operation in progress, as the only one. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#busy.then(fn);
+    this.#busy = run.then(() => {}, () => {});
+    return run;
+  }
+
+  /**
+   * One datagram; a receive timeout is rethrown saying what was awaited (`what(timeoutMs)`).
+   * Every TURN_EVERY_MS of work on queued answers, the event loop gets a turn first.
+   */
+  async #recv(options: RecvOptions, what: (timeoutMs: number) => string): Promise<Buffer> {
+    if (performance.now() - this.#lastTurn > TURN_EVERY_MS) {
+      await turn();
+      this.#lastTurn = performance.now();
+    }
+    const queued = this.socket.tryRecv();
+    if (queued) return queued;
     try {
-      return this.socket.recv();
+      return await this.socket.recv({ signal: options.signal });
     } catch (error) {
       if (error instanceof NetlinkTimeoutError) throw new NetlinkTimeoutError(what(error.timeoutMs), error.timeoutMs, { cause: error });
       throw error;
+    } finally {
+      this.#lastTurn = performance.now();
     }
   }
 

@@ -77,6 +77,17 @@ export class NetlinkTimeoutError extends HarnessError {
   }
 }
 
+/** The caller's AbortSignal ended a wait for the kernel; `reason` is the signal's. */
+export class NetlinkAbortError extends HarnessError {
+  override name = 'NetlinkAbortError';
+  readonly reason: unknown;
+
+  constructor(operation: string, reason: unknown, options?: { cause?: unknown }) {
+    super('ERR_ABORTED', `netlink ${operation} aborted${reason instanceof Error ? `: ${reason.message}` : reason === undefined ? '' : `: ${String(reason)}`}`, options ?? { cause: reason });
+    this.reason = reason;
+  }
+}
+
 /** A socket or connection was used after close(). */
 export class SocketClosedError extends HarnessError {
   override name = 'SocketClosedError';

@@ -1,18 +1,21 @@
-// THE seam holding native code: a synchronous netlink socket over libc (through koffi), optionally
-// created inside a named network namespace by switching this thread's netns and switching back.
+// THE seam holding native code: a netlink socket over libc (through koffi), optionally created
+// inside a named network namespace by switching this thread's netns and switching back (opening is
+// synchronous). Receiving never blocks the event loop: the descriptor is read with MSG_DONTWAIT,
+// and while nothing is queued a poll() waits on libuv's thread pool (koffi's async calls) in
+// slices, so timers, test timeouts, signal handlers and an AbortSignal keep working.
 import { closeSync, openSync, readlinkSync, writeSync } from 'node:fs';
-import koffi from 'koffi';
+import koffi, { type KoffiFunc } from 'koffi';
 import { ValidationError } from '../errors.ts';
 import {
   AF_NETLINK,
   CLONE_NEWNET,
   ERRNO,
+  MSG_DONTWAIT,
   MSG_TRUNC,
   NETLINK_CAP_ACK,
   NETLINK_EXT_ACK,
   SO_RCVBUF,
   SO_RCVBUFFORCE,
-  SO_RCVTIMEO,
   SO_SNDBUF,
   SO_SNDBUFFORCE,
   SO_SNDTIMEO,
@@ -23,7 +26,7 @@ import {
 } from './constants.ts';
 import { assertNotHostNetns } from '../system/hostguard.ts';
 import { assertNetnsName } from '../system/names.ts';
-import { NetlinkSocketError, NetlinkTimeoutError, NetnsNotFoundError, SocketClosedError } from './errors.ts';
+import { NetlinkAbortError, NetlinkSocketError, NetlinkTimeoutError, NetnsNotFoundError, SocketClosedError } from './errors.ts';
 
 export interface NetlinkSocketOptions {
   /** Netlink protocol, e.g. NETLINK_NETFILTER. */
@@ -35,7 +38,7 @@ export interface NetlinkSocketOptions {
    * probes that must not touch any real table and must leave nothing behind. Excludes `netns`.
    */
   freshNetns?: boolean | undefined;
-  /** Receive timeout of every recv(); default 10 s. */
+  /** How long one recv() waits for a datagram; default 10 s. */
   timeoutMs?: number | undefined;
   /** Kernel receive buffer; default 64 MiB (SO_RCVBUFFORCE, falling back to SO_RCVBUF). */
   rcvbufBytes?: number | undefined;
@@ -48,6 +51,8 @@ export interface NetlinkSocketOptions {
 type NativeFn = (...args: unknown[]) => number;
 
 interface Libc {
+  /** poll(2), called with .async: it blocks a thread-pool thread, never the event loop. */
+  poll: KoffiFunc<(fds: { fd: number; events: number; revents: number }, nfds: number, timeoutMs: number) => number>;
   socket: NativeFn;
   bind: NativeFn;
   getsockname: NativeFn;
@@ -65,7 +70,9 @@ function native(): Libc {
   if (libc) return libc;
   const lib = koffi.load('libc.so.6');
   const fn = (decl: string) => lib.func(decl) as NativeFn;
+  const pollfd = koffi.struct('cth_pollfd', { fd: 'int', events: 'short', revents: 'short' });
   libc = {
+    poll: lib.func('int poll(_Inout_ cth_pollfd *fds, unsigned long nfds, int timeout)') as Libc['poll'],
     socket: fn('int socket(int domain, int type, int protocol)'),
     bind: fn('int bind(int fd, const void *addr, uint32_t addrlen)'),
     getsockname: fn('int getsockname(int fd, void *addr, void *addrlen)'),
@@ -101,6 +108,17 @@ function setBuffer(fd: number, force: number, plain: number, bytes: number, what
   if (!setInt(fd, SOL_SOCKET, plain, value)) throw new NetlinkSocketError('setsockopt', koffi.errno(), what);
 }
 
+/** poll() waits at most this long per call, so an abort or a deadline is seen within it. */
+const POLL_SLICE_MS = 50;
+const POLLIN = 0x1;
+
+export interface RecvOptions {
+  /** Ends the wait with NetlinkAbortError (ERR_ABORTED). */
+  signal?: AbortSignal | undefined;
+  /** Overrides the socket's timeoutMs for this receive. */
+  timeoutMs?: number | undefined;
+}
+
 function setTimeval(fd: number, name: number, ms: number, what: string): void {
   const tv = Buffer.alloc(16); // struct timeval { long tv_sec; long tv_usec; }
   tv.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
@@ -122,7 +140,6 @@ function create(protocol: number, timeoutMs: number, rcvbuf: number, sndbuf: num
   try {
     setBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcvbuf, 'SO_RCVBUF');
     setBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf, 'SO_SNDBUF');
-    setTimeval(fd, SO_RCVTIMEO, timeoutMs, 'SO_RCVTIMEO');
     setTimeval(fd, SO_SNDTIMEO, timeoutMs, 'SO_SNDTIMEO');
     const extAck = setInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
     setInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
@@ -184,7 +201,7 @@ const leaked = new FinalizationRegistry<number>((fd) => {
   native().close(fd);
 });
 
-/** A bound netlink socket. All calls are synchronous; recv() is bounded by the receive timeout. */
+/** A bound netlink socket. send() and tryRecv() return at once; recv() waits off the event loop. */
 export class NetlinkSocket implements Disposable {
   readonly protocol: number;
   readonly netns: string | undefined;
@@ -194,6 +211,9 @@ export class NetlinkSocket implements Disposable {
   #fd: number;
   #portId: number;
   readonly #rbuf: Buffer;
+  /** poll() calls in flight on the thread pool, and a descriptor close() left for them. */
+  #polling = 0;
+  #closeWhenIdle = -1;
 
   private constructor(created: Created, protocol: number, netns: string | undefined, timeoutMs: number, rbuf: Buffer) {
     this.#fd = created.fd;
@@ -266,31 +286,69 @@ export class NetlinkSocket implements Disposable {
   }
 
   /**
-   * Receives one datagram. The result is a view into a reusable buffer, valid until the next
-   * recv(). A datagram larger than the buffer is an error, never silently truncated.
+   * Receives one datagram if one is queued, without waiting: a view into a reusable buffer, valid
+   * until the next receive, or undefined. A datagram larger than the buffer is an error, never
+   * silently truncated.
    */
-  recv(): Buffer {
+  tryRecv(): Buffer | undefined {
     const fd = this.#check('recv');
     const rbuf = this.#rbuf;
     for (;;) {
-      const n = native().recv(fd, rbuf, rbuf.length, MSG_TRUNC);
+      const n = native().recv(fd, rbuf, rbuf.length, MSG_TRUNC | MSG_DONTWAIT);
       if (n > rbuf.length) throw new NetlinkSocketError('recv', ERRNO.EMSGSIZE, `datagram of ${n} bytes truncated to the ${rbuf.length}-byte receive buffer`);
       if (n >= 0) return rbuf.subarray(0, n);
       const errno = koffi.errno();
       if (errno === ERRNO.EINTR) continue;
-      if (errno === ERRNO.EAGAIN) throw new NetlinkTimeoutError(`no netlink reply within ${this.timeoutMs} ms`, this.timeoutMs);
+      if (errno === ERRNO.EAGAIN) return undefined;
       if (errno === ERRNO.ENOBUFS) throw new NetlinkSocketError('recv', errno, 'the socket receive queue overflowed and replies were lost');
       throw new NetlinkSocketError('recv', errno);
     }
   }
 
-  /** Closes the socket; idempotent. */
+  /**
+   * Receives one datagram, waiting up to the timeout without blocking the event loop (see the
+   * file's comment). NetlinkTimeoutError when nothing came; NetlinkAbortError when `signal` fired.
+   */
+  async recv(options: RecvOptions = {}): Promise<Buffer> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const datagram = this.tryRecv();
+      if (datagram) return datagram;
+      if (options.signal?.aborted) throw new NetlinkAbortError('recv', options.signal.reason);
+      const left = deadline - performance.now();
+      if (left <= 0) throw new NetlinkTimeoutError(`no netlink reply within ${timeoutMs} ms`, timeoutMs);
+      await this.#readable(Math.min(Math.ceil(left), POLL_SLICE_MS), options.signal);
+    }
+  }
+
+  /** Resolves when the socket is readable, `ms` passed, or `signal` fired (the poll then ends on its own). */
+  #readable(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    const fd = this.#check('recv');
+    return new Promise<void>((resolve) => {
+      const onAbort = () => resolve();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#polling++;
+      native().poll.async({ fd, events: POLLIN, revents: 0 }, 1, ms, () => {
+        signal?.removeEventListener('abort', onAbort);
+        // close() waits for polls in flight: the fd must not be reused while a thread polls it.
+        if (--this.#polling === 0 && this.#closeWhenIdle >= 0) {
+          native().close(this.#closeWhenIdle);
+          this.#closeWhenIdle = -1;
+        }
+        resolve();
+      });
+    });
+  }
+
+  /** Closes the socket; idempotent. A poll still in flight closes the descriptor when it returns. */
   close(): void {
     const fd = this.#fd;
     if (fd < 0) return;
     this.#fd = -1;
     leaked.unregister(this);
-    native().close(fd);
+    if (this.#polling > 0) this.#closeWhenIdle = fd;
+    else native().close(fd);
   }
 
   [Symbol.dispose](): void {

@@ -49,7 +49,7 @@ export interface DoctorOptions {
    * The kernel filter probe (the client's `kernelFilterSupport`), run with the live probes. Without
    * it the zone-filter check falls back to the version rule.
    */
-  kernelFilters?: () => KernelFilterReport;
+  kernelFilters?: () => Promise<KernelFilterReport>;
 }
 
 /** The version a tool printed, or undefined when its output has none. */
@@ -257,7 +257,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const ipTool = basic.find((c) => c.name === 'tool:ip')?.ok ?? false;
   const env = await collectEnvironment();
   const probes = options.probes ?? true;
-  const filters = probes && privileged && options.kernelFilters ? options.kernelFilters() : undefined;
+  const filters = probes && privileged && options.kernelFilters ? await options.kernelFilters() : undefined;
   const tools = await withToolVersions(basic);
   const loadFile = loadFileCheck(tools.find((c) => c.name === 'tool:conntrack')?.version);
   const checks = [...tools, ...(loadFile ? [loadFile] : []), nodeCheck(), zoneFilterCheck(env.kernel, filters)];

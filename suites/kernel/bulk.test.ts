@@ -63,19 +63,69 @@ describe('bulk', () => {
     expect(keys(await other.list())).toEqual(keys(neighbours));
   }, 120_000);
 
-  test('streaming: entries() can stop early and leaves the socket usable; stream() yields everything', async ({ netns, zone }) => {
+  test('streaming: entries() can stop early and leaves the socket usable; it yields everything otherwise', async ({ netns, zone }) => {
     await using ct = await Conntrack.open({ netns: netns.name });
     const entries = bulk([zone], 3000);
     await ct.create(entries);
     let seen = 0;
-    for (const _ of ct.entries({ zone })) {
+    for await (const _ of ct.entries({ zone })) {
       if (++seen === 10) break;
     }
     expect(seen).toBe(10);
     expect(await ct.count({ zone })).toBe(3000);
     const streamed: ConntrackKey[] = [];
-    for await (const e of ct.stream({ zone })) streamed.push(e);
+    for await (const e of ct.entries({ zone })) streamed.push(e);
     expect(keys(streamed)).toEqual(keys(entries.map((e) => normalizeKey(e))));
+  });
+});
+
+describe('the event loop', () => {
+  /** Runs `op` under a 1 ms interval: how long it took, how often the timer fired, the longest gap. */
+  async function underTimer<T>(op: () => Promise<T>): Promise<{ ms: number; ticks: number; maxGap: number; result: T }> {
+    let last = performance.now();
+    let ticks = 0;
+    let maxGap = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+      ticks++;
+    }, 1);
+    const started = performance.now();
+    try {
+      const result = await op();
+      maxGap = Math.max(maxGap, performance.now() - last);
+      return { ms: performance.now() - started, ticks, maxGap, result };
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  test('keeps turning while 30,000 entries are created, listed and deleted (a blocking socket lets no timer fire)', async ({ netns, zone }) => {
+    await using ct = await Conntrack.open({ netns: netns.name, timeoutMs: 60_000 });
+    const entries = bulk([zone], 30_000);
+    const create = await underTimer(() => ct.create(entries));
+    const list = await underTimer(() => ct.list({ zone }));
+    expect(list.result).toHaveLength(30_000);
+    const remove = await underTimer(() => ct.delete(list.result));
+    expect(remove.result.deleted).toHaveLength(30_000);
+    for (const [what, m] of Object.entries({ create, list, remove })) {
+      const seen = `${what}: ${Math.round(m.ms)} ms, ${m.ticks} ticks, longest gap ${Math.round(m.maxGap)} ms`;
+      expect(m.ticks, seen).toBeGreaterThanOrEqual(3);
+      expect(m.maxGap, seen).toBeLessThan(250);
+    }
+  }, 120_000);
+
+  test('an AbortSignal that already fired sends nothing; the client stays usable', async ({ netns, zone }) => {
+    await using ct = await Conntrack.open({ netns: netns.name });
+    const entry = bulk([zone], 1)[0]!;
+    const aborted = { signal: AbortSignal.abort(new Error('test over')) };
+    await expect(ct.create([entry], aborted)).rejects.toThrow(expect.objectContaining({ code: 'ERR_ABORTED', name: 'NetlinkAbortError' }));
+    expect(await ct.count({ zone })).toBe(0);
+    await ct.create([entry]);
+    await expect(ct.list({ zone }, aborted)).rejects.toThrow(expect.objectContaining({ code: 'ERR_ABORTED' }));
+    await expect(ct.delete([entry], aborted)).rejects.toThrow(expect.objectContaining({ code: 'ERR_ABORTED' }));
+    expect(await ct.count({ zone })).toBe(1);
   });
 });
 

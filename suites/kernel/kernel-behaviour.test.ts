@@ -56,11 +56,11 @@ describe(`kernel behaviour of ${release()}`, () => {
     await oracle.createMany(entries.flat());
     using conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns: netns.name });
     /** Entries a raw dump with these attributes returns, or the errno name it was refused with. */
-    const dump = (attrs: Buffer[]): number | string => {
+    const dump = async (attrs: Buffer[]): Promise<number | string> => {
       const msg = encodeNfMessage({ type: nfnlType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET), flags: NLM_F_REQUEST | NLM_F_DUMP, seq: conn.nextSeq(), family: AF_INET, attrs });
       let n = 0;
       try {
-        conn.dump(msg, () => void n++);
+        await conn.dump(msg, () => void n++);
       } catch (error) {
         return (error as { errnoName?: string }).errnoName ?? String(error);
       }
@@ -68,11 +68,11 @@ describe(`kernel behaviour of ${release()}`, () => {
     };
     /** honoured (exactly `want` entries), ignored (all 6), or what else happened. */
     const verdict = (got: number | string, want: number) => (got === want ? 'honoured' : got === 6 ? 'ignored' : `unexpected: ${got}`);
-    expect(dump([]), 'an unfiltered dump').toBe(6);
+    expect(await dump([]), 'an unfiltered dump').toBe(6);
     const seen = {
-      zone: verdict(dump([be16(CTA_ZONE, zone)]), 2),
-      status: verdict(dump([be32(CTA_STATUS, IPS_ASSURED), be32(CTA_STATUS_MASK, IPS_ASSURED)]), 1),
-      tuple: verdict(dump([
+      zone: verdict(await dump([be16(CTA_ZONE, zone)]), 2),
+      status: verdict(await dump([be32(CTA_STATUS, IPS_ASSURED), be32(CTA_STATUS_MASK, IPS_ASSURED)]), 1),
+      tuple: verdict(await dump([
         nest(CTA_TUPLE_ORIG, [nest(CTA_TUPLE_IP, [tlv(CTA_IP_V4_SRC, Buffer.from([10, 40, 0, 1]))]), nest(CTA_TUPLE_PROTO, [u8(CTA_PROTO_NUM, 17)])]),
         nest(CTA_FILTER, [u32(CTA_FILTER_ORIG_FLAGS, FILTER_IP_SRC | FILTER_PROTO_NUM)]),
       ]), 1),
@@ -82,7 +82,7 @@ describe(`kernel behaviour of ${release()}`, () => {
     await annotate(summary, 'kernel-behaviour');
     for (const [what, v] of Object.entries(seen)) expect(v, `${what}: honoured or ignored, nothing else`).toMatch(/^(honoured|ignored)$/);
     // The client's probe (its own namespace, its own entries) must find the same.
-    const probe = probeKernelFilters();
+    const probe = await probeKernelFilters();
     expect({ zone: probe.zone, status: probe.status, tuple: probe.tuple }).toEqual({ zone: seen.zone === 'honoured', status: seen.status === 'honoured', tuple: seen.tuple === 'honoured' });
     // Whatever the kernel does, the client lists exactly, with its probe's choice and with every
     // kernel filter forced on (a kernel that ignores one must not widen the result).
@@ -106,7 +106,7 @@ describe(`kernel behaviour of ${release()}`, () => {
     {
       using conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns: netns.name });
       const msg = encodeNfMessage({ type: nfnlType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_DELETE), flags: NLM_F_REQUEST | NLM_F_ACK, seq: conn.nextSeq(), family: AF_INET, attrs: [be16(CTA_ZONE, zone)] });
-      const [result] = conn.transact([msg]);
+      const [result] = await conn.transact([msg]);
       expect(result!.error, 'the zone-only DELETE is acknowledged').toBeUndefined();
     }
     const left = await oracle.list();

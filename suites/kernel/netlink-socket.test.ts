@@ -103,11 +103,11 @@ describe.skipIf(skipReason !== '')('netlink socket in a namespace (root)', () =>
     expect(openFds()).toBe(fds);
   });
 
-  it('really lives in the namespace: an rtnetlink link dump sees exactly its links', () => {
+  it('really lives in the namespace: an rtnetlink link dump sees exactly its links', async () => {
     using conn = NetlinkConnection.open({ protocol: NETLINK_ROUTE, netns: NETNS });
     const names: string[] = [];
     const request = encodeMessage({ type: RTM_GETLINK, flags: NLM_F_REQUEST | NLM_F_DUMP, seq: conn.nextSeq(), payload: [Buffer.alloc(IFINFOMSG_LEN)] });
-    conn.dump(request, (msg) => {
+    await conn.dump(request, (msg) => {
       expect(msg.type).toBe(RTM_NEWLINK);
       LINK.scan(msg.buf, msg.offset + 16 + IFINFOMSG_LEN, msg.end);
       names.push(LINK.string(msg.buf, IFLA_IFNAME, msg.offset));
@@ -115,7 +115,7 @@ describe.skipIf(skipReason !== '')('netlink socket in a namespace (root)', () =>
     expect(names.sort()).toEqual(['lo', 'nltest0', 'nltest1']);
   });
 
-  it('freshNetns: a socket in a new unnamed namespace (lo only), this thread unchanged, nothing left after close', () => {
+  it('freshNetns: a socket in a new unnamed namespace (lo only), this thread unchanged, nothing left after close', async () => {
     const before = readlinkSync(SELF_NS);
     const fds = openFds();
     const names: string[] = [];
@@ -123,7 +123,7 @@ describe.skipIf(skipReason !== '')('netlink socket in a namespace (root)', () =>
       using conn = NetlinkConnection.open({ protocol: NETLINK_ROUTE, freshNetns: true });
       expect(readlinkSync(SELF_NS)).toBe(before);
       const request = encodeMessage({ type: RTM_GETLINK, flags: NLM_F_REQUEST | NLM_F_DUMP, seq: conn.nextSeq(), payload: [Buffer.alloc(IFINFOMSG_LEN)] });
-      conn.dump(request, (msg) => {
+      await conn.dump(request, (msg) => {
         LINK.scan(msg.buf, msg.offset + 16 + IFINFOMSG_LEN, msg.end);
         names.push(LINK.string(msg.buf, IFLA_IFNAME, msg.offset));
       });
@@ -134,12 +134,12 @@ describe.skipIf(skipReason !== '')('netlink socket in a namespace (root)', () =>
     expect(() => NetlinkSocket.open({ protocol: NETLINK_ROUTE, freshNetns: true, netns: NETNS })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 
-  it('does a raw ctnetlink round trip: the per-CPU stats dump ends with NLMSG_DONE', () => {
+  it('does a raw ctnetlink round trip: the per-CPU stats dump ends with NLMSG_DONE', async () => {
     using socket = NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: NETNS });
     socket.send(statsCpuDump(77));
     const seen: Array<{ type: number; seq: number; pid: number }> = [];
     for (let done = false; !done;) {
-      forEachMessage(socket.recv(), (msg) => {
+      forEachMessage(await socket.recv(), (msg) => {
         seen.push({ type: msg.type, seq: msg.seq, pid: msg.pid });
         done ||= msg.type === NLMSG_DONE;
       });
@@ -149,10 +149,10 @@ describe.skipIf(skipReason !== '')('netlink socket in a namespace (root)', () =>
     for (const m of seen) expect(m).toMatchObject({ seq: 77, pid: socket.portId });
   });
 
-  it('dumps per-CPU conntrack stats through the connection', () => {
+  it('dumps per-CPU conntrack stats through the connection', async () => {
     using conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns: NETNS });
     const messages: Array<{ type: number; version: number | undefined; attrs: number }> = [];
-    const result = conn.dump(statsCpuDump(conn.nextSeq()), (msg: NetlinkMessage) => {
+    const result = await conn.dump(statsCpuDump(conn.nextSeq()), (msg: NetlinkMessage) => {
       messages.push({ type: msg.type, version: msg.nfgen?.version, attrs: countAttrs(msg.buf, msg.nfAttrsStart, msg.end) });
     });
     expect(result).toEqual({ interrupted: false });
@@ -164,16 +164,16 @@ describe.skipIf(skipReason !== '')('netlink socket in a namespace (root)', () =>
     }
     // the connection is reusable after a dump
     let again = 0;
-    conn.dump(statsCpuDump(conn.nextSeq()), () => void again++);
+    await conn.dump(statsCpuDump(conn.nextSeq()), () => void again++);
     expect(again).toBe(messages.length);
   });
 
-  it('gets one result per message in a transact, the bogus one refused with EINVAL', () => {
+  it('gets one result per message in a transact, the bogus one refused with EINVAL', async () => {
     using conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns: NETNS });
     const msg = (msgType: number) =>
       encodeNfMessage({ type: nfnlType(NFNL_SUBSYS_CTNETLINK, msgType), flags: NLM_F_REQUEST | NLM_F_ACK, seq: conn.nextSeq(), family: AF_UNSPEC, attrs: [] });
     const messages = [msg(IPCTNL_MSG_CT_GET_STATS), msg(0x63), msg(IPCTNL_MSG_CT_GET_STATS)];
-    const results = conn.transact(messages);
+    const results = await conn.transact(messages);
     expect(results.map((r) => r.seq)).toEqual(messages.map((m) => m.readUInt32LE(8)));
     expect(results[0]!.error).toBeUndefined();
     expect(results[2]!.error).toBeUndefined();
@@ -183,17 +183,34 @@ describe.skipIf(skipReason !== '')('netlink socket in a namespace (root)', () =>
     expect(error).toMatchObject({ code: 'ERR_NETLINK_ERRNO', errno: 22, errnoName: 'EINVAL', seq: results[1]!.seq });
   });
 
-  it('times out with a typed error instead of blocking forever', () => {
-    using socket = NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: NETNS, timeoutMs: 150 });
+  it('times out with a typed error instead of blocking forever, and timers run while it waits', async () => {
+    using socket = NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: NETNS, timeoutMs: 300 });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
     const started = performance.now();
-    expect(() => socket.recv()).toThrow(NetlinkTimeoutError);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(100);
+    try {
+      await expect(socket.recv()).rejects.toThrow(NetlinkTimeoutError);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    // A blocking recv would have let none fire; 300 ms of 5 ms ticks is 60.
+    expect(ticks).toBeGreaterThan(20);
   });
 
-  it('refuses to truncate a datagram larger than the receive buffer', () => {
+  it('ends a wait that would never be answered with the caller\'s AbortSignal, at once', async () => {
+    using socket = NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: NETNS, timeoutMs: 60_000 });
+    const started = performance.now();
+    await expect(socket.recv({ signal: AbortSignal.timeout(100) })).rejects.toThrow(expect.objectContaining({ name: 'NetlinkAbortError', code: 'ERR_ABORTED' }));
+    expect(performance.now() - started).toBeLessThan(1000);
+    // Closing while the last poll may still be in flight on the thread pool is safe.
+    socket.close();
+  });
+
+  it('refuses to truncate a datagram larger than the receive buffer', async () => {
     using socket = NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: NETNS, recvBufferBytes: 32 });
     socket.send(statsCpuDump(5));
-    expect(() => socket.recv()).toThrow(expect.objectContaining({ name: 'NetlinkSocketError', code: 'ERR_NETLINK_SOCKET', syscall: 'recv', errnoName: 'EMSGSIZE' }));
+    await expect(socket.recv()).rejects.toThrow(expect.objectContaining({ name: 'NetlinkSocketError', code: 'ERR_NETLINK_SOCKET', syscall: 'recv', errnoName: 'EMSGSIZE' }));
   });
 
   it('switches back and leaks nothing when socket() fails inside the namespace', () => {
@@ -227,7 +244,7 @@ describe.skipIf(skipReason !== '')('netlink socket in a namespace (root)', () =>
     expect(openFds()).toBe(fds);
   });
 
-  it('throws ERR_SOCKET_CLOSED for every use after close; close is idempotent', () => {
+  it('throws ERR_SOCKET_CLOSED for every use after close; close is idempotent', async () => {
     const conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns: NETNS });
     const socket = conn.socket;
     conn.close();
@@ -236,10 +253,11 @@ describe.skipIf(skipReason !== '')('netlink socket in a namespace (root)', () =>
     expect(socket.closed).toBe(true);
     const closed = expect.objectContaining({ code: 'ERR_SOCKET_CLOSED' });
     expect(() => socket.send(statsCpuDump(1))).toThrow(closed);
-    expect(() => socket.recv()).toThrow(closed);
+    await expect(socket.recv()).rejects.toThrow(closed);
+    expect(() => socket.tryRecv()).toThrow(closed);
     expect(() => socket.portId).toThrow(closed);
-    expect(() => conn.dump(statsCpuDump(2), () => {})).toThrow(closed);
-    expect(() => conn.transact([encodeNfMessage({ type: nfnlType(1, IPCTNL_MSG_CT_GET_STATS), flags: NLM_F_REQUEST | NLM_F_ACK, seq: 3, family: 0, attrs: [] })])).toThrow(closed);
+    await expect(conn.dump(statsCpuDump(2), () => {})).rejects.toThrow(closed);
+    await expect(conn.transact([encodeNfMessage({ type: nfnlType(1, IPCTNL_MSG_CT_GET_STATS), flags: NLM_F_REQUEST | NLM_F_ACK, seq: 3, family: 0, attrs: [] })])).rejects.toThrow(closed);
   });
 
   it('opens and closes many sockets without leaking descriptors or moving the thread', () => {

@@ -43,7 +43,11 @@ class FakeSocket {
     this.queue.push(...this.answer(copy, this));
   }
 
-  recv(): Buffer {
+  tryRecv(): Buffer | undefined {
+    return this.queue.shift();
+  }
+
+  async recv(): Promise<Buffer> {
     const next = this.queue.shift();
     if (!next) throw new NetlinkTimeoutError('no netlink reply within 5 ms', 5);
     return next;
@@ -84,10 +88,10 @@ function request(conn: NetlinkConnection, flags = NLM_F_REQUEST | NLM_F_ACK, pad
 }
 
 describe('NetlinkConnection.transact', () => {
-  it('packs messages into sends of at most 64 KiB and returns one result per message, in order', () => {
+  it('packs messages into sends of at most 64 KiB and returns one result per message, in order', async () => {
     const { conn, fake } = connect(ackingKernel);
     const messages = Array.from({ length: 5000 }, (_, i) => request(conn, NLM_F_REQUEST | NLM_F_ACK, (i % 5) * 4));
-    const results = conn.transact(messages);
+    const results = await conn.transact(messages);
     expect(results.length).toBe(5000);
     const total = messages.reduce((n, m) => n + m.length, 0);
     expect(fake.sends.length).toBe(Math.ceil(total / MAX_BATCH_BYTES));
@@ -105,27 +109,37 @@ describe('NetlinkConnection.transact', () => {
     });
   });
 
-  it('sends a message larger than a batch on its own', () => {
+  it('sends a message larger than a batch on its own', async () => {
     const { conn, fake } = connect(ackingKernel);
     const big = request(conn, NLM_F_REQUEST | NLM_F_ACK, MAX_BATCH_BYTES);
     const small = request(conn);
-    expect(conn.transact([small, big]).map((r) => r.error)).toEqual([undefined, undefined]);
+    expect((await conn.transact([small, big])).map((r) => r.error)).toEqual([undefined, undefined]);
     expect(fake.sends.map((s) => s.length)).toEqual([small.length, big.length]);
   });
 
-  it('rejects messages without REQUEST|ACK, with a duplicate seq, or not netlink, before sending anything', () => {
+  it('rejects messages without REQUEST|ACK, with a duplicate seq, or not netlink, before sending anything', async () => {
     const { conn, fake } = connect(ackingKernel);
     const ok = request(conn);
-    expect(() => conn.transact([ok, request(conn, NLM_F_REQUEST)])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-    expect(() => conn.transact([ok, ok])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-    expect(() => conn.transact([ok, Buffer.alloc(8)])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(conn.transact([ok, request(conn, NLM_F_REQUEST)])).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(conn.transact([ok, ok])).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(conn.transact([ok, Buffer.alloc(8)])).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(fake.sends).toEqual([]);
-    expect(conn.transact([])).toEqual([]);
+    expect(await conn.transact([])).toEqual([]);
   });
 
-  it('times out with a typed error when an ACK never comes', () => {
+  it('runs concurrent operations one after the other, each getting its own answers', async () => {
+    const { conn, fake } = connect(ackingKernel);
+    const a = Array.from({ length: 30 }, () => request(conn));
+    const b = Array.from({ length: 30 }, () => request(conn));
+    const [ra, rb] = await Promise.all([conn.transact(a), conn.transact(b)]);
+    expect(ra.map((r) => r.seq)).toEqual(a.map((m) => m.readUInt32LE(8)));
+    expect(rb.map((r) => r.seq)).toEqual(b.map((m) => m.readUInt32LE(8)));
+    expect(fake.sends).toHaveLength(2);
+  });
+
+  it('times out with a typed error when an ACK never comes', async () => {
     const { conn } = connect(() => []);
-    expect(() => conn.transact([request(conn)])).toThrow(expect.objectContaining({ code: 'ERR_NETLINK_TIMEOUT', name: 'NetlinkTimeoutError' }));
+    await expect(conn.transact([request(conn)])).rejects.toThrow(expect.objectContaining({ code: 'ERR_NETLINK_TIMEOUT', name: 'NetlinkTimeoutError' }));
   });
 
   it('nextSeq counts up from 1', () => {
@@ -166,12 +180,12 @@ function dumpingKernel(script: DumpScript) {
 describe('NetlinkConnection.dump', () => {
   const dumpRequest = (conn: NetlinkConnection) => encodeNfMessage({ type: 0x0101, flags: NLM_F_REQUEST | NLM_F_DUMP, seq: conn.nextSeq(), family: 2, attrs: [] });
 
-  it('streams 100k entries in order until NLMSG_DONE, ignoring other seqs', () => {
+  it('streams 100k entries in order until NLMSG_DONE, ignoring other seqs', async () => {
     const { conn } = connect(dumpingKernel({ entries: 100_000 }));
     let n = 0;
     let inOrder = true;
     const started = performance.now();
-    const result = conn.dump(dumpRequest(conn), (msg) => {
+    const result = await conn.dump(dumpRequest(conn), (msg) => {
       if (msg.buf.readUInt32BE(msg.nfAttrsStart + 4) !== n) inOrder = false;
       n++;
     });
@@ -182,52 +196,62 @@ describe('NetlinkConnection.dump', () => {
     expect(ms).toBeLessThan(2000);
   });
 
-  it('reports NLM_F_DUMP_INTR', () => {
+  it('reports NLM_F_DUMP_INTR', async () => {
     const { conn } = connect(dumpingKernel({ entries: 10, intrAt: 4 }));
-    expect(conn.dump(dumpRequest(conn), () => {})).toEqual({ interrupted: true });
+    expect(await conn.dump(dumpRequest(conn), () => {})).toEqual({ interrupted: true });
   });
 
-  it('throws NetlinkErrnoError for an NLMSG_ERROR reply or an errno in NLMSG_DONE', () => {
+  it('throws NetlinkErrnoError for an NLMSG_ERROR reply or an errno in NLMSG_DONE', async () => {
     const refused = connect(dumpingKernel({ entries: 0, error: 1 })).conn;
-    expect(() => refused.dump(dumpRequest(refused), () => {})).toThrow(expect.objectContaining({ errnoName: 'EPERM', extAck: 'refused' }));
+    await expect(refused.dump(dumpRequest(refused), () => {})).rejects.toThrow(expect.objectContaining({ errnoName: 'EPERM', extAck: 'refused' }));
     const failed = connect(dumpingKernel({ entries: 3, finalErrno: 16 })).conn;
-    expect(() => failed.dump(dumpRequest(failed), () => {})).toThrow(expect.objectContaining({ code: 'ERR_NETLINK_ERRNO', errnoName: 'EBUSY' }));
+    await expect(failed.dump(dumpRequest(failed), () => {})).rejects.toThrow(expect.objectContaining({ code: 'ERR_NETLINK_ERRNO', errnoName: 'EBUSY' }));
   });
 
-  it('drains the rest of the dump when the callback throws, then rethrows', () => {
+  it('drains the rest of the dump when the callback throws, then rethrows', async () => {
     const { conn, fake } = connect(dumpingKernel({ entries: 500, perDatagram: 20 }));
     let calls = 0;
-    expect(() => conn.dump(dumpRequest(conn), () => {
+    await expect(conn.dump(dumpRequest(conn), () => {
       calls++;
       throw new Error('boom');
-    })).toThrow('boom');
+    })).rejects.toThrow('boom');
     expect(calls).toBe(1);
     expect(fake.queue).toEqual([]);
     let n = 0;
-    conn.dump(dumpRequest(conn), () => void n++);
+    await conn.dump(dumpRequest(conn), () => void n++);
     expect(n).toBe(500);
   });
 
-  it('refuses every request while a dump is still being read, and serves them again after it ended or was broken off', () => {
+  it('closes the connection when a dump times out half-way: the rest of it would reach the next reader', async () => {
+    const { conn, fake } = connect(dumpingKernel({ entries: 100, perDatagram: 20 }));
+    let n = 0;
+    // The kernel stand-in goes quiet after the first datagram.
+    await expect(conn.dump(dumpRequest(conn), () => {
+      if (++n === 1) fake.queue.length = 0;
+    })).rejects.toThrow(expect.objectContaining({ code: 'ERR_NETLINK_TIMEOUT' }));
+    expect(fake.closed).toBe(true);
+  });
+
+  it('refuses every request while a dump is still being read, and serves them again after it ended or was broken off', async () => {
     const { conn, fake } = connect(dumpingKernel({ entries: 200, perDatagram: 20 }));
     let n = 0;
     const chunks = conn.dumpChunks(dumpRequest(conn), () => void n++);
-    chunks.next();
+    await chunks.next();
     const first = n;
     expect(first).toBeGreaterThan(0);
-    expect(() => conn.transact([request(conn)])).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BUSY', name: 'SocketBusyError' }));
-    expect(() => conn.request(request(conn), () => {})).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BUSY' }));
-    expect(() => conn.dump(dumpRequest(conn), () => {})).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BUSY' }));
+    await expect(conn.transact([request(conn)])).rejects.toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BUSY', name: 'SocketBusyError' }));
+    await expect(conn.request(request(conn), () => {})).rejects.toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BUSY' }));
+    await expect(conn.dump(dumpRequest(conn), () => {})).rejects.toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BUSY' }));
     expect(fake.sends).toHaveLength(1);
-    chunks.return(undefined as never);
+    await chunks.return(undefined as never);
     expect(fake.queue).toEqual([]);
-    conn.dump(dumpRequest(conn), () => void n++);
+    await conn.dump(dumpRequest(conn), () => void n++);
     expect(n).toBe(first + 200);
   });
 
-  it('refuses a request without NLM_F_DUMP, and closes the socket on dispose', () => {
+  it('refuses a request without NLM_F_DUMP, and closes the socket on dispose', async () => {
     const { conn, fake } = connect(dumpingKernel({ entries: 1 }));
-    expect(() => conn.dump(request(conn), () => {})).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(conn.dump(request(conn), () => {})).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     conn[Symbol.dispose]();
     expect(fake.closed).toBe(true);
   });
