@@ -279,8 +279,8 @@ export async function runVm(options: RunVmOptions): Promise<VmResult> {
   if (!existsSync(join(repoDir, 'node_modules', '.bin', 'vitest'))) {
     throw new HarnessError('ERR_PREREQUISITE', `${repoDir} has no node_modules/.bin/vitest (run npm ci)`);
   }
-  if (/^\/(tmp|run|proc|sys|dev)(\/|$)/.test(repoDir)) {
-    throw new HarnessError('ERR_INVALID_ARGUMENT', `${repoDir}: the guest mounts its own /tmp, /run, /proc, /sys and /dev, so it cannot see a repository there`);
+  if (/^\/(run|proc|sys|dev)(\/|$)/.test(repoDir)) {
+    throw new HarnessError('ERR_INVALID_ARGUMENT', `${repoDir}: the guest mounts its own /run, /proc, /sys and /dev, so it cannot see a repository there`);
   }
   await removeStaleWorkDirs();
   const kernel = await fetchKernel(options.kernel, log);
