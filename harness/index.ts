@@ -4,6 +4,7 @@ export * from './conntrack/entry.ts';
 export { canonicalAddress } from './conntrack/address.ts';
 export { Conntrack, CreateError, type ConntrackOptions, type ConntrackStats, type CreateResult } from './conntrack/client.ts';
 export type { CpuStats } from './conntrack/codec.ts';
+export { EVENT_TYPES, EventStream, type ConntrackEvent, type EventOptions, type EventType } from './conntrack/events.ts';
 export { kernelFilterSupport, kernelFiltersByVersion, probeKernelFilters, type KernelFilters, type KernelFilterSupport } from './conntrack/features.ts';
 export {
   Expectations, type Expectation, type ExpectationCreateResult, type ExpectationDeleteResult, type ExpectationFilter,
@@ -13,7 +14,7 @@ export { FILTER_KEYS, normalizeFilter, type ConntrackFilter, type MarkMatch, typ
 export { crossCheck, type CrossCheckReport, type FieldDifference } from './conntrack/crosscheck.ts';
 export { ConntrackCli, createArgs, parseExtendedLine, parseXml } from './conntrack/oracle.ts';
 export { cliSystem, type ConntrackSystem, type DeleteResult, type UpdateResult } from './conntrack/system.ts';
-export { NetlinkDecodeError, NetlinkErrnoError, NetlinkSocketError, NetlinkTimeoutError } from './netlink/errors.ts';
+export { NetlinkAbortError, NetlinkDecodeError, NetlinkErrnoError, NetlinkSocketError, NetlinkTimeoutError } from './netlink/errors.ts';
 export { execute, CommandError, type ExecuteOptions, type ExecuteResult } from './system/execute.ts';
 export { Netns, destroyNetns } from './system/netns.ts';
 export { sweep, type SweepReport } from './system/sweeper.ts';

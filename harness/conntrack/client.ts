@@ -13,6 +13,7 @@ import {
 } from './codec.ts';
 import { SETTABLE_STATUS } from './constants.ts';
 import { keyString, normalizeKey, type ConntrackEntry, type EntryChanges, type ConntrackKey, type EntryInput } from './entry.ts';
+import { openEvents, type EventOptions, type EventStream } from './events.ts';
 import { Expectations } from './expectations.ts';
 import { kernelFilterSupport, type KernelFilters } from './features.ts';
 import { compileFilter, isEmptyFilter, normalizeFilter, type ConntrackFilter, type NormalizedFilter } from './filter.ts';
@@ -449,6 +450,16 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
       for (const r of await this.#conn.transact(slice, options)) results.push(r);
     }
     return results;
+  }
+
+  /**
+   * ctnetlink events of this namespace (`conntrack -E`): `{ type: 'new' | 'update' | 'destroy',
+   * entry }`, and `{ type: 'overflow' }` once each time the kernel dropped events (ENOBUFS). Its
+   * own socket subscribes at this call, so nothing done after it is missed; breaking out of the
+   * loop or the options' signal ends it and closes that socket. Filters in user space.
+   */
+  events(options: EventOptions = {}): EventStream {
+    return openEvents(this.netns, options);
   }
 
   /** Per-CPU statistics (`conntrack -S`) and the table's count and maximum (`conntrack -C`). */

@@ -60,6 +60,7 @@ export const NLMSGERR_ATTR_MISS_NEST = 6;
 export const NETLINK_ROUTE = 0;
 export const NETLINK_NETFILTER = 12;
 export const SOL_NETLINK = 270;
+export const NETLINK_ADD_MEMBERSHIP = 1;
 export const NETLINK_CAP_ACK = 10;
 export const NETLINK_EXT_ACK = 11;
 export const NETLINK_GET_STRICT_CHK = 12;

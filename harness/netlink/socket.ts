@@ -21,6 +21,7 @@ import {
   SO_SNDTIMEO,
   SOCK_CLOEXEC,
   SOCK_RAW,
+  NETLINK_ADD_MEMBERSHIP,
   SOL_NETLINK,
   SOL_SOCKET,
 } from './constants.ts';
@@ -46,6 +47,8 @@ export interface NetlinkSocketOptions {
   sndbufBytes?: number | undefined;
   /** Size of the reusable user-space receive buffer; default 1 MiB. */
   recvBufferBytes?: number | undefined;
+  /** Multicast groups to join (NETLINK_ADD_MEMBERSHIP), e.g. NFNLGRP_CONNTRACK_NEW for events. */
+  groups?: readonly number[] | undefined;
 }
 
 type NativeFn = (...args: unknown[]) => number;
@@ -133,7 +136,7 @@ interface Created {
 }
 
 /** Creates, configures and binds a socket in the calling thread's current namespace. */
-function create(protocol: number, timeoutMs: number, rcvbuf: number, sndbuf: number): Created {
+function create(protocol: number, timeoutMs: number, rcvbuf: number, sndbuf: number, groups: readonly number[]): Created {
   const c = native();
   const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   if (fd < 0) throw new NetlinkSocketError('socket', koffi.errno(), `AF_NETLINK protocol ${protocol}`);
@@ -146,6 +149,9 @@ function create(protocol: number, timeoutMs: number, rcvbuf: number, sndbuf: num
     const addr = Buffer.alloc(12); // sockaddr_nl { u16 family; u16 pad; u32 pid; u32 groups; }
     addr.writeUInt16LE(AF_NETLINK, 0);
     if (c.bind(fd, addr, 12) !== 0) throw new NetlinkSocketError('bind', koffi.errno());
+    for (const group of groups) {
+      if (!setInt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group)) throw new NetlinkSocketError('setsockopt', koffi.errno(), `NETLINK_ADD_MEMBERSHIP ${group}`);
+    }
     const len = Buffer.alloc(4);
     len.writeUInt32LE(12, 0);
     addr.fill(0);
@@ -237,7 +243,8 @@ export class NetlinkSocket implements Disposable {
     const recvBufferBytes = positiveInt('recvBufferBytes', options.recvBufferBytes ?? 1024 * 1024);
     if (netns !== undefined) assertNetnsName(netns);
     const rbuf = Buffer.allocUnsafeSlow(recvBufferBytes);
-    const make = () => new NetlinkSocket(create(protocol, timeoutMs, rcvbuf, sndbuf), protocol, netns, timeoutMs, rbuf);
+    const groups = (options.groups ?? []).map((g) => positiveInt('groups', g));
+    const make = () => new NetlinkSocket(create(protocol, timeoutMs, rcvbuf, sndbuf, groups), protocol, netns, timeoutMs, rbuf);
     if (options.freshNetns) {
       if (netns !== undefined) throw new ValidationError('ERR_INVALID_ARGUMENT', 'freshNetns', true, 'freshNetns and netns exclude each other');
       return inNamespace(-1, '(fresh)', make);

@@ -60,12 +60,12 @@ describe('npm run test:vm arguments', () => {
 
   test('the smoke selection: whole files; only the UDP/IPv4 and ICMPv6 generic suites and one seed variant; 1,000 bulk entries', () => {
     const { vitestArgs, env } = smokeSelection(root);
-    expect(vitestArgs).toEqual(expect.arrayContaining(['suites/kernel/seed.test.ts', 'suites/kernel/protocols.test.ts', 'suites/kernel/bulk.test.ts', '-t']));
+    expect(vitestArgs).toEqual(expect.arrayContaining(['suites/kernel/seed.test.ts', 'suites/kernel/kernel-behaviour.test.ts', 'suites/kernel/events.test.ts', 'suites/kernel/protocols.test.ts', 'suites/kernel/bulk.test.ts', '-t']));
     expect(env).toEqual({ CTH_BULK_ENTRIES: '1000' });
     const pattern = new RegExp(vitestArgs[vitestArgs.indexOf('-t') + 1]!);
     for (const kept of ['udp ipv4 [client] lists exactly what was created', 'icmpv6 ipv6 [client] deletes all of them',
       'seed suite [client, created by oracle] ipv4 deletes the UDP entry and nothing else', 'seed suite [client, created by oracle] ipv6 deletes all three at once',
-      'bulk streaming', 'zone filtering the kernel-side', 'kernel behaviour of 6.1.0-41-amd64 dump filters']) {
+      'bulk streaming', 'zone filtering the kernel-side', 'events new, update and destroy', 'kernel behaviour of 6.1.0-41-amd64 dump filters']) {
       expect(pattern.test(kept), kept).toBe(true);
     }
     for (const left of ['tcp ipv4 [client] lists exactly', 'icmp ipv4 [client] x', 'udplite ipv6 [client] x', 'udp ipv6 [client] x', 'sctp ipv4 [client] x',

@@ -1,0 +1,140 @@
+// ctnetlink events, like `conntrack -E`: a socket of its own inside the namespace, joined to the
+// NFNLGRP_CONNTRACK_* group of each asked type, so the kernel sends only those types; each entry is
+// decoded like a dump's and filtered in user space. When the kernel drops events because the
+// socket's queue was full (ENOBUFS), the stream says so once and goes on.
+import { ValidationError } from '../errors.ts';
+import { ERRNO, NETLINK_NETFILTER, NLM_F_CREATE, NLM_F_EXCL } from '../netlink/constants.ts';
+import { NetlinkAbortError, NetlinkSocketError, SocketClosedError } from '../netlink/errors.ts';
+import { forEachMessage } from '../netlink/message.ts';
+import { NetlinkSocket } from '../netlink/socket.ts';
+import { decodeEntry } from './codec.ts';
+import { IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK } from './constants.ts';
+import type { ConntrackEntry } from './entry.ts';
+import { compileFilter, normalizeFilter, type ConntrackFilter } from './filter.ts';
+
+export type EventType = 'new' | 'update' | 'destroy';
+export const EVENT_TYPES: readonly EventType[] = ['new', 'update', 'destroy'];
+
+/** An entry that appeared, changed or went away; or `overflow`: the kernel dropped events. */
+export type ConntrackEvent = { type: EventType; entry: ConntrackEntry } | { type: 'overflow' };
+
+export interface EventOptions {
+  zone?: number;
+  family?: ConntrackFilter['family'];
+  protocol?: ConntrackFilter['protocol'];
+  /** Which events to receive; default all three. */
+  types?: readonly EventType[];
+  /** Ends the stream (quietly: the loop just finishes). */
+  signal?: AbortSignal;
+  /** The socket's kernel receive buffer; default 8 MiB. A smaller one overflows sooner. */
+  bufferBytes?: number;
+}
+
+/** enum nfnetlink_groups */
+const GROUPS: Record<EventType, number> = { new: 1, update: 2, destroy: 3 };
+const OPTION_KEYS = new Set(['zone', 'family', 'protocol', 'types', 'signal', 'bufferBytes']);
+/** An event socket waits as long as it is iterated: its receive deadline is the largest a timer takes. */
+const FOREVER_MS = 2 ** 31 - 1;
+
+/**
+ * Subscribes at once (events from this call on are kept, up to the buffer) and returns the stream.
+ * Options are validated before the socket is opened.
+ */
+export function openEvents(netns: string, options: EventOptions = {}): EventStream {
+  if (options === null || typeof options !== 'object') throw new ValidationError('ERR_INVALID_ARGUMENT', 'options', options, 'events() takes an options object');
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) throw new ValidationError('ERR_UNKNOWN_FILTER_KEY', key, (options as Record<string, unknown>)[key], `events() has no option ${JSON.stringify(key)} (${[...OPTION_KEYS].join(', ')})`);
+  }
+  const types = options.types ?? EVENT_TYPES;
+  if (!Array.isArray(types) || types.length === 0 || types.some((t) => !EVENT_TYPES.includes(t))) {
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'types', types, `types is a non-empty list of ${EVENT_TYPES.join(', ')}`);
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'signal', options.signal, 'signal must be an AbortSignal');
+  }
+  const filter: ConntrackFilter = {};
+  if (options.zone !== undefined) filter.zone = options.zone;
+  if (options.family !== undefined) filter.family = options.family;
+  if (options.protocol !== undefined) filter.protocol = options.protocol;
+  const matches = compileFilter(normalizeFilter(filter));
+  const socket = NetlinkSocket.open({
+    protocol: NETLINK_NETFILTER, netns, timeoutMs: FOREVER_MS,
+    rcvbufBytes: options.bufferBytes ?? 8 * 1024 * 1024,
+    groups: [...new Set<EventType>(types)].map((t) => GROUPS[t]),
+  });
+  return new EventStream(socket, matches, options.signal);
+}
+
+const NEW_TYPE = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
+const DELETE_TYPE = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+
+/**
+ * The event stream: an async iterator whose return() (a `break`, or an explicit call) ends it at
+ * once, even while a next() waits for the kernel, and closes its socket; so does the signal.
+ */
+export class EventStream implements AsyncIterableIterator<ConntrackEvent> {
+  readonly #socket: NetlinkSocket;
+  readonly #matches: (entry: ConntrackEntry) => boolean;
+  readonly #stop = new AbortController();
+  readonly #signal: AbortSignal;
+  readonly #pending: ConntrackEvent[] = [];
+  #turn: Promise<unknown> = Promise.resolve();
+
+  constructor(socket: NetlinkSocket, matches: (entry: ConntrackEntry) => boolean, signal: AbortSignal | undefined) {
+    this.#socket = socket;
+    this.#matches = matches;
+    this.#signal = signal ? AbortSignal.any([signal, this.#stop.signal]) : this.#stop.signal;
+  }
+
+  /** The next event; calls are served one after the other. */
+  next(): Promise<IteratorResult<ConntrackEvent, undefined>> {
+    const result = this.#turn.then(() => this.#next());
+    this.#turn = result.catch(() => {});
+    return result;
+  }
+
+  async #next(): Promise<IteratorResult<ConntrackEvent, undefined>> {
+    for (;;) {
+      const queued = this.#pending.shift();
+      if (queued) return { value: queued, done: false };
+      if (this.#socket.closed || this.#signal.aborted) return this.#end();
+      let datagram: Buffer;
+      try {
+        datagram = await this.#socket.recv({ signal: this.#signal });
+      } catch (error) {
+        if (error instanceof NetlinkAbortError || error instanceof SocketClosedError) return this.#end();
+        if (error instanceof NetlinkSocketError && error.errno === ERRNO.ENOBUFS) return { value: { type: 'overflow' }, done: false };
+        this.#end();
+        throw error;
+      }
+      // Decoded before the next receive reuses the buffer.
+      forEachMessage(datagram, (msg) => {
+        if (msg.type !== NEW_TYPE && msg.type !== DELETE_TYPE) return;
+        const entry = decodeEntry(msg);
+        if (!this.#matches(entry)) return;
+        const type: EventType = msg.type === DELETE_TYPE ? 'destroy' : (msg.flags & (NLM_F_CREATE | NLM_F_EXCL)) !== 0 ? 'new' : 'update';
+        this.#pending.push({ type, entry });
+      });
+    }
+  }
+
+  #end(): IteratorResult<ConntrackEvent, undefined> {
+    this.#pending.length = 0;
+    this.#socket.close();
+    return { value: undefined, done: true };
+  }
+
+  /** Ends the stream now: a next() that waits resolves as done, the socket is closed. */
+  async return(): Promise<IteratorResult<ConntrackEvent, undefined>> {
+    this.#stop.abort();
+    return this.#end();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
+  }
+}

@@ -1,0 +1,117 @@
+// ctnetlink events (ct.events(), like conntrack -E) against the kernel: exactly the entries made,
+// changed and deleted in the watched zone, none of the neighbour zone's; the types asked for only;
+// one overflow when the kernel drops events, and the stream going on after it; an abort ending it.
+import { Conntrack } from '../../harness/conntrack/client.ts';
+import type { ConntrackEvent, EventStream } from '../../harness/conntrack/events.ts';
+import { keyString, normalizeKey, type EntryInput } from '../../harness/conntrack/entry.ts';
+import { describe, expect, test } from '../../harness/fixtures/index.ts';
+import { codeOf } from '../support/codes.ts';
+
+function samples(zone: number, n: number, base = 1000): EntryInput[] {
+  return Array.from({ length: n }, (_, i) => ({ protocol: 'udp', src: '10.50.0.1', dst: '10.50.0.2', sport: base + i, dport: 53, zone }));
+}
+
+/**
+ * A reader of `events`: each call reads until `until` holds for what it read, or `ms` passed. A
+ * next() still waiting when time is up is kept for the following call, so no event is lost to it.
+ */
+function reader(events: EventStream) {
+  let waiting: Promise<IteratorResult<ConntrackEvent, undefined>> | undefined;
+  return async (until: (seen: ConntrackEvent[]) => boolean, ms = 10_000): Promise<ConntrackEvent[]> => {
+    const seen: ConntrackEvent[] = [];
+    const deadline = Date.now() + ms;
+    while (!until(seen) && Date.now() < deadline) {
+      waiting ??= events.next();
+      const step = await Promise.race([waiting, new Promise<'late'>((r) => setTimeout(() => r('late'), Math.max(1, deadline - Date.now())))]);
+      if (step === 'late') break;
+      waiting = undefined;
+      if (step.done) break;
+      seen.push(step.value);
+    }
+    return seen;
+  };
+}
+
+const keysOf = (seen: ConntrackEvent[], type: string) =>
+  seen.flatMap((e) => (e.type === type && 'entry' in e ? [keyString(e.entry)] : [])).sort();
+
+describe('events', () => {
+  test('new, update and destroy of exactly the watched zone\'s entries, in order per entry', async ({ client, zone, neighbourZone }) => {
+    const events = client.events({ zone });
+    const collect = reader(events);
+    try {
+      const mine = samples(zone, 5);
+      await client.create([...mine, ...samples(neighbourZone, 5)]);
+      await client.update([mine[0]!, mine[1]!], { mark: 7 });
+      await client.delete(mine.slice(0, 3));
+      const seen = await collect((s) => s.length >= 10);
+      const want = (entries: EntryInput[]) => entries.map((e) => keyString(normalizeKey(e))).sort();
+      expect(keysOf(seen, 'new')).toEqual(want(mine));
+      expect(keysOf(seen, 'update')).toEqual(want(mine.slice(0, 2)));
+      expect(keysOf(seen, 'destroy')).toEqual(want(mine.slice(0, 3)));
+      expect(seen).toHaveLength(10);
+      // Per entry, in the order the kernel saw: new, then update, then destroy.
+      const order = new Map<string, string[]>();
+      for (const e of seen) if ('entry' in e) order.set(keyString(e.entry), [...(order.get(keyString(e.entry)) ?? []), e.type]);
+      expect(order.get(keyString(normalizeKey(mine[0]!)))).toEqual(['new', 'update', 'destroy']);
+      expect(order.get(keyString(normalizeKey(mine[2]!)))).toEqual(['new', 'destroy']);
+      expect(order.get(keyString(normalizeKey(mine[4]!)))).toEqual(['new']);
+      // Nothing more comes: the neighbour zone's five were never the watched zone's.
+      expect(await collect(() => false, 300)).toEqual([]);
+      const updated = seen.find((e) => e.type === 'update') as { entry: { mark?: number } };
+      expect(updated.entry.mark).toBe(7);
+    } finally {
+      await events.return();
+    }
+  });
+
+  test('only the types asked for; bad options are refused before a socket is opened', async ({ client, zone }) => {
+    const events = client.events({ zone, types: ['destroy'] });
+    const collect = reader(events);
+    try {
+      const mine = samples(zone, 3);
+      await client.create(mine);
+      await client.delete(mine);
+      const seen = await collect((s) => s.length >= 3);
+      expect(seen.map((e) => e.type)).toEqual(['destroy', 'destroy', 'destroy']);
+    } finally {
+      await events.return();
+    }
+    expect(await codeOf(() => client.events({ types: ['created' as never] }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(() => client.events({ types: [] }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(() => client.events({ zone: 70_000 }))).toBe('ERR_INVALID_ZONE');
+    expect(await codeOf(() => client.events({ zones: 1 } as never))).toBe('ERR_UNKNOWN_FILTER_KEY');
+  });
+
+  test('when the kernel drops events (ENOBUFS) the stream yields one overflow and goes on', async ({ netns, zone }) => {
+    await using ct = await Conntrack.open({ netns: netns.name });
+    // A small receive queue that nobody reads while 3,000 entries are made.
+    const events = ct.events({ zone, bufferBytes: 4096 });
+    const collect = reader(events);
+    try {
+      await ct.create(samples(zone, 3000));
+      const first = await collect((s) => s.some((e) => e.type === 'overflow'));
+      expect(first.filter((e) => e.type === 'overflow')).toHaveLength(1);
+      expect(first.length).toBeLessThan(3000);
+      // The kernel sends nothing more until the queue was read empty (netlink's congestion state):
+      // read what is left, then events flow again.
+      await collect(() => false, 500);
+      await ct.delete(samples(zone, 1, 1000));
+      const after = await collect((s) => s.some((e) => e.type === 'destroy'));
+      expect(after.some((e) => e.type === 'destroy')).toBe(true);
+    } finally {
+      await events.return();
+    }
+  });
+
+  test('an AbortSignal ends the stream quietly, also while it waits', async ({ client, zone }) => {
+    const controller = new AbortController();
+    const events = client.events({ zone, signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    const started = performance.now();
+    const seen: ConntrackEvent[] = [];
+    for await (const e of events) seen.push(e);
+    expect(seen).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+});
