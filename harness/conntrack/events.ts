@@ -84,6 +84,8 @@ export class EventStream implements AsyncIterableIterator<ConntrackEvent> {
     this.#socket = socket;
     this.#matches = matches;
     this.#signal = signal ? AbortSignal.any([signal, this.#stop.signal]) : this.#stop.signal;
+    // The signal closes the socket at once, also when no next() is waiting.
+    this.#signal.addEventListener('abort', () => this.#end(), { once: true });
   }
 
   /** The next event; calls are served one after the other. */

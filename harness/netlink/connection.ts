@@ -117,6 +117,8 @@ export class NetlinkConnection implements Disposable {
   }
 
   async #transact(messages: readonly Uint8Array[], options: OperationOptions): Promise<TransactResult[]> {
+    // Checked again now that it is this call's turn: a signal that fired meanwhile sends nothing.
+    notAborted(options, 'request');
     const seqs = new Array<number>(messages.length);
     const seen = new Set<number>();
     for (let i = 0; i < messages.length; i++) {
@@ -187,6 +189,7 @@ export class NetlinkConnection implements Disposable {
   }
 
   async #request(message: Uint8Array, seq: number, onMessage: (msg: NetlinkMessage) => void, options: OperationOptions): Promise<void> {
+    notAborted(options, 'request');
     this.socket.send(message);
     let failure: NetlinkErrnoError | undefined;
     let acked = false;
@@ -242,10 +245,13 @@ export class NetlinkConnection implements Disposable {
     let release!: () => void;
     const previous = this.#busy;
     this.#busy = new Promise<void>((resolve) => (release = resolve));
-    await previous;
+    // Held from now on: a call made while this waits its turn would wait for the caller's loop.
+    this.#dumpSeq = seq;
     try {
+      await previous;
       return yield* this.#chunks(message, seq, onMessage, options, true);
     } finally {
+      if (this.#dumpSeq === seq) this.#dumpSeq = undefined;
       release();
     }
   }
@@ -255,9 +261,10 @@ export class NetlinkConnection implements Disposable {
    * would go on sending its rest to whoever reads next. `held`: the caller iterates (dumpChunks).
    */
   async *#chunks(message: Uint8Array, seq: number, onMessage: (msg: NetlinkMessage) => void, options: OperationOptions, held: boolean): AsyncGenerator<void, DumpResult, undefined> {
-    this.#assertIdle('dump');
+    if (!held) this.#assertIdle('dump');
+    // Checked again now that it is this dump's turn: a signal that fired meanwhile sends nothing.
+    notAborted(options, 'dump');
     this.socket.send(message);
-    if (held) this.#dumpSeq = seq;
     let interrupted = false;
     let done = false;
     let failed = false;
@@ -312,8 +319,12 @@ export class NetlinkConnection implements Disposable {
       try {
         if (!ended) {
           stopped = true;
-          while (!done) forEachMessage(await this.#recv(options, (ms) => `draining netlink dump (seq ${seq}): no NLMSG_DONE within ${ms} ms`), visit);
+          // Without the caller's signal, which has often fired already: bounded by the timeout.
+          while (!done) forEachMessage(await this.#recv({}, (ms) => `draining netlink dump (seq ${seq}): no NLMSG_DONE within ${ms} ms`), visit);
         }
+      } catch (error) {
+        if (!done) this.close();
+        throw error;
       } finally {
         if (held) this.#dumpSeq = undefined;
       }

@@ -332,19 +332,28 @@ export class NetlinkSocket implements Disposable {
   /** Resolves when the socket is readable, `ms` passed, or `signal` fired (the poll then ends on its own). */
   #readable(ms: number, signal: AbortSignal | undefined): Promise<void> {
     const fd = this.#check('recv');
-    return new Promise<void>((resolve) => {
+    return new Promise<void>((resolve, reject) => {
       const onAbort = () => resolve();
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#polling++;
-      native().poll.async({ fd, events: POLLIN, revents: 0 }, 1, ms, () => {
+      const done = () => {
         signal?.removeEventListener('abort', onAbort);
         // close() waits for polls in flight: the fd must not be reused while a thread polls it.
         if (--this.#polling === 0 && this.#closeWhenIdle >= 0) {
           native().close(this.#closeWhenIdle);
           this.#closeWhenIdle = -1;
         }
-        resolve();
-      });
+      };
+      this.#polling++;
+      try {
+        native().poll.async({ fd, events: POLLIN, revents: 0 }, 1, ms, () => {
+          done();
+          resolve();
+        });
+      } catch (error) {
+        // koffi refuses an async call when its queue is full: nothing is in flight then.
+        done();
+        reject(error);
+      }
     });
   }
 

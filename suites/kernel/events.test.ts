@@ -104,6 +104,14 @@ describe('events', () => {
     }
   });
 
+  test('a signal that fires before anything is read ends the stream too', async ({ client, zone }) => {
+    const controller = new AbortController();
+    const events = client.events({ zone, signal: controller.signal });
+    controller.abort();
+    await client.create(samples(zone, 2));
+    expect(await events.next()).toEqual({ value: undefined, done: true });
+  });
+
   test('an AbortSignal ends the stream quietly, also while it waits', async ({ client, zone }) => {
     const controller = new AbortController();
     const events = client.events({ zone, signal: controller.signal });

@@ -249,6 +249,35 @@ describe('NetlinkConnection.dump', () => {
     expect(n).toBe(first + 200);
   });
 
+  it('fails a call made while a caller-held dump still waits for its turn, instead of waiting for the loop', async () => {
+    const { conn } = connect(dumpingKernel({ entries: 200, perDatagram: 20 }));
+    const chunks = conn.dumpChunks(dumpRequest(conn), () => {});
+    const first = chunks.next();
+    await expect(conn.transact([request(conn)])).rejects.toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BUSY' }));
+    await first;
+    await chunks.return(undefined as never);
+  });
+
+  it('closes the connection when reading the rest of a broken-off dump fails', async () => {
+    const { conn, fake } = connect(dumpingKernel({ entries: 200, perDatagram: 20 }));
+    const chunks = conn.dumpChunks(dumpRequest(conn), () => {});
+    await chunks.next();
+    fake.queue.length = 0; // the kernel stand-in goes quiet: the rest never comes
+    await expect(chunks.return(undefined as never)).rejects.toThrow(expect.objectContaining({ code: 'ERR_NETLINK_TIMEOUT' }));
+    expect(fake.closed).toBe(true);
+  });
+
+  it('a queued call whose signal fired while it waited sends nothing', async () => {
+    const { conn, fake } = connect(ackingKernel);
+    const controller = new AbortController();
+    const first = conn.transact([request(conn)]);
+    const second = conn.transact([request(conn)], { signal: controller.signal });
+    controller.abort();
+    await first;
+    await expect(second).rejects.toThrow(expect.objectContaining({ code: 'ERR_ABORTED' }));
+    expect(fake.sends).toHaveLength(1);
+  });
+
   it('refuses a request without NLM_F_DUMP, and closes the socket on dispose', async () => {
     const { conn, fake } = connect(dumpingKernel({ entries: 1 }));
     await expect(conn.dump(request(conn), () => {})).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
