@@ -5,7 +5,7 @@ import tmp from 'tmp';
 import { HarnessError } from '../errors.ts';
 import { execute, type ExecuteOptions } from '../system/execute.ts';
 import { assertNetnsName } from '../system/names.ts';
-import { conntrackBinary } from '../system/prerequisites.ts';
+import { conntrackBinary, ORACLE_FEATURES_SINCE } from '../system/prerequisites.ts';
 import { compareVersions } from '../system/versions.ts';
 import { canonicalAddress, familyOf } from './address.ts';
 import {
@@ -18,16 +18,6 @@ tmp.setGracefulCleanup();
 
 const CLI_TIMEOUT_MS = 120_000;
 
-/**
- * What conntrack-tools does differently by version, each from the version that brought it
- * (measured with the Debian binaries of 1.4.6, 1.4.7 and 1.4.8):
- * - `loadFile`: `--load-file` (`-R`); before, one process per entry;
- * - `genericCreate`: `-I -p N` for a protocol without a tracker (IGMP, 200); 1.4.6 answers
- *   "invalid parameters";
- * - `bothFamilies`: `-L` and `-D` without `-f` reach IPv4 and IPv6; 1.4.6 reaches IPv4 only, as
- *   its man page says, so the oracle asks per family there.
- */
-export const ORACLE_FEATURES_SINCE = { loadFile: '1.4.7', genericCreate: '1.4.7', bothFamilies: '1.4.7' } as const;
 export type OracleFeature = keyof typeof ORACLE_FEATURES_SINCE;
 /** Without -R, entries are created by this many `conntrack -I` processes at a time. */
 const CREATE_CONCURRENCY = 8;

@@ -222,7 +222,7 @@ export class NetlinkConnection implements Disposable {
     this.#assertIdle('dump');
     notAborted(options, 'dump');
     return this.#exclusive(async () => {
-      const chunks = this.#chunks(message, seq, onMessage, options, false);
+      const chunks = this.#chunks(message, seq, onMessage, options);
       for (;;) {
         const step = await chunks.next();
         if (step.done) return step.value;
@@ -249,7 +249,7 @@ export class NetlinkConnection implements Disposable {
     this.#dumpSeq = seq;
     try {
       await previous;
-      return yield* this.#chunks(message, seq, onMessage, options, true);
+      return yield* this.#chunks(message, seq, onMessage, options);
     } finally {
       if (this.#dumpSeq === seq) this.#dumpSeq = undefined;
       release();
@@ -258,10 +258,9 @@ export class NetlinkConnection implements Disposable {
 
   /**
    * The dump itself. A timeout or an abort in the middle of it closes the connection: the kernel
-   * would go on sending its rest to whoever reads next. `held`: the caller iterates (dumpChunks).
+   * would go on sending its rest to whoever reads next. Callers checked #assertIdle already.
    */
-  async *#chunks(message: Uint8Array, seq: number, onMessage: (msg: NetlinkMessage) => void, options: OperationOptions, held: boolean): AsyncGenerator<void, DumpResult, undefined> {
-    if (!held) this.#assertIdle('dump');
+  async *#chunks(message: Uint8Array, seq: number, onMessage: (msg: NetlinkMessage) => void, options: OperationOptions): AsyncGenerator<void, DumpResult, undefined> {
     // Checked again now that it is this dump's turn: a signal that fired meanwhile sends nothing.
     notAborted(options, 'dump');
     this.socket.send(message);
@@ -325,8 +324,6 @@ export class NetlinkConnection implements Disposable {
       } catch (error) {
         if (!done) this.close();
         throw error;
-      } finally {
-        if (held) this.#dumpSeq = undefined;
       }
     }
     if (failed) throw failure;

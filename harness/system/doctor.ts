@@ -3,7 +3,7 @@
 import { KERNEL_ZONE_FILTER, kernelFiltersZones } from './kernel.ts';
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { basicChecks, conntrackBinary, readiness, type Check } from './prerequisites.ts';
+import { basicChecks, conntrackBinary, ORACLE_FEATURES_SINCE, readiness, type Check } from './prerequisites.ts';
 import { execute } from './execute.ts';
 import { compareVersions } from './versions.ts';
 import { Netns } from './netns.ts';
@@ -141,8 +141,8 @@ export function zoneFilterCheck(kernel: string, filters: KernelFilterReport | un
   };
 }
 
-/** conntrack-tools before 1.4.7 has no --load-file (-R): the oracle then creates one process per entry. */
-const LOAD_FILE_SINCE = '1.4.7';
+/** conntrack-tools without --load-file (-R): the oracle then creates one process per entry. */
+const LOAD_FILE_SINCE = ORACLE_FEATURES_SINCE.loadFile;
 
 export function loadFileCheck(version: string | undefined): Check | undefined {
   if (version === undefined) return undefined;

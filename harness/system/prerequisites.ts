@@ -56,6 +56,16 @@ export function conntrackBinary(): string {
   return process.env.CTH_CONNTRACK || 'conntrack';
 }
 
+/**
+ * What conntrack-tools does differently by version, each from the version that brought it
+ * (measured with the Debian binaries of 1.4.6, 1.4.7 and 1.4.8):
+ * - `loadFile`: `--load-file` (`-R`); before, one process per entry;
+ * - `genericCreate`: `-I -p N` for a protocol without a tracker (IGMP, 200); 1.4.6 answers
+ *   "invalid parameters";
+ * - `bothFamilies`: `-L` and `-D` without `-f` reach IPv4 and IPv6; 1.4.6 reaches IPv4 only, as
+ *   its man page says, so the oracle asks per family there.
+ */
+export const ORACLE_FEATURES_SINCE = { loadFile: '1.4.7', genericCreate: '1.4.7', bothFamilies: '1.4.7' } as const;
 export const REQUIRED_TOOLS: Record<string, string> = {
   ip: 'iproute2',
   conntrack: 'conntrack',
