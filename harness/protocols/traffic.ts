@@ -6,10 +6,11 @@ import {
   ICMP_REPLY_TYPE, ICMPV6_REPLY_TYPE, keyString, normalizeKey,
   type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type Family,
 } from '../conntrack/entry.ts';
+import { openEvents } from '../conntrack/events.ts';
 import type { ConntrackFilter } from '../conntrack/filter.ts';
 import type { OwnedProcess } from '../system/processes.ts';
 import type { Topology } from '../system/topology.ts';
-import { notYet, ready, waitFor } from '../system/wait.ts';
+import { notYet, ready, waitFor, wakeupOn } from '../system/wait.ts';
 
 /** What a recipe made, and what the inspected namespace's table must say about it. */
 export interface TrafficFlow {
@@ -43,6 +44,8 @@ export interface TrafficRecipe {
 
 /** Anything that lists a namespace's entries: the client under test or the oracle. */
 export interface EntryLister {
+  /** The namespace whose table it lists. */
+  readonly netns: string;
   list(filter?: ConntrackFilter): Promise<ConntrackEntry[]>;
 }
 
@@ -87,10 +90,15 @@ function describeTable(entries: readonly ConntrackEntry[]): string {
 /**
  * Waits (bounded) until `lister` shows the flow's entry, in its TCP state when the flow names one,
  * and returns it. The timeout message says what was expected and what the zone held.
+ *
+ * Each ctnetlink event of the zone (subscribed before the first look, so none is missed) prompts the
+ * next look at once; the lister alone decides whether the entry is there, so when it is the oracle,
+ * the client's events only choose the moment. Polling stays as the fallback.
  */
 export async function awaitFlowEntry(lister: EntryLister, flow: TrafficFlow, timeoutMs = FLOW_WAIT_MS): Promise<ConntrackEntry> {
   const what = `${describeEntry(flow.key)}${flow.tcpState ? ` in state ${flow.tcpState}` : ''} (${flow.description})`;
-  return waitFor(async () => {
+  await using events = openEvents(lister.netns, { zone: flow.key.zone });
+  return await waitFor(async () => {
     const listed = await lister.list({ zone: flow.key.zone });
     const mine = entriesOf(listed, flow.key);
     if (mine.length > 1) {
@@ -99,7 +107,7 @@ export async function awaitFlowEntry(lister: EntryLister, flow: TrafficFlow, tim
     const entry = mine[0];
     if (entry && (flow.tcpState === undefined || entry.tcpState === flow.tcpState)) return ready(entry);
     return notYet(describeTable(listed));
-  }, { what, timeoutMs });
+  }, { what, timeoutMs, wakeup: wakeupOn(events) });
 }
 
 function hostPort(family: Family, address: string, port: number): string {

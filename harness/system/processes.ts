@@ -78,6 +78,9 @@ export class OwnedProcess {
   #stderr = '';
   #exit: ExitStatus | undefined;
   #settled: Promise<unknown>;
+  /** Resolves at the next output or exit: what wakes waitForOutput/waitForExit. */
+  #changed!: Promise<void>;
+  #announce!: () => void;
 
   /** @internal use ProcessGroup.spawn() */
   constructor(argv: readonly string[], options: SpawnOptions) {
@@ -106,18 +109,29 @@ export class OwnedProcess {
     this.pid = subprocess.pid;
     liveGroups.add(this.pid);
     installExitHook();
-    subprocess.stdout?.setEncoding('utf8').on('data', (chunk: string) => { this.#stdout += chunk; });
+    this.#renewChange();
+    subprocess.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.#stdout += chunk;
+      this.#renewChange();
+    });
     subprocess.stderr?.setEncoding('utf8').on('data', (chunk: string) => { this.#stderr += chunk; });
     subprocess.stdin?.on('error', () => {}); // EPIPE when the process died first: reported by write()
     this.exited = new Promise<ExitStatus>((resolve) => {
       const done = (exitCode: number | null, signal: NodeJS.Signals | null) => {
         this.#exit ??= { exitCode, signal };
         resolve(this.#exit);
+        this.#renewChange();
       };
       if (subprocess.exitCode !== null || subprocess.signalCode !== null) done(subprocess.exitCode, subprocess.signalCode);
       subprocess.once('exit', done);
       subprocess.once('error', () => done(subprocess.exitCode, subprocess.signalCode));
     });
+  }
+
+  /** Wakes whoever waits for the last change and arms the next one. */
+  #renewChange(): void {
+    this.#announce?.();
+    this.#changed = new Promise<void>((resolve) => { this.#announce = resolve; });
   }
 
   get stdout(): string {
@@ -168,13 +182,13 @@ export class OwnedProcess {
         throw new HarnessError('ERR_COMMAND_FAILED', `${this.describe()} exited before printing ${JSON.stringify(text)}`);
       }
       return notYet(`stdout ${JSON.stringify(this.#stdout.slice(-200))} from ${this.describe()}`);
-    }, { what: `${JSON.stringify(text)} on the stdout of ${this.argv.join(' ')}`, timeoutMs });
+    }, { what: `${JSON.stringify(text)} on the stdout of ${this.argv.join(' ')}`, timeoutMs, wakeup: () => this.#changed });
   }
 
   /** Waits (bounded) for the process to exit by itself and returns how it exited. */
   async waitForExit(timeoutMs = 10_000): Promise<ExitStatus> {
     return waitFor(() => (this.#exit ? ready(this.#exit) : notYet(this.describe())),
-      { what: `${this.argv.join(' ')} to exit`, timeoutMs });
+      { what: `${this.argv.join(' ')} to exit`, timeoutMs, wakeup: () => this.#changed });
   }
 
   /** SIGKILLs the whole process group and waits until the process has exited. */

@@ -1,5 +1,8 @@
 // The one way the harness waits for something eventually consistent (entries made by real packets,
-// a listener, a process's output): p-retry polling with a bounded total time, never a fixed sleep.
+// a listener, a process's output): p-retry looks again and again within a bounded total time, never
+// a fixed sleep. With a `wakeup` (the next ctnetlink event, the next chunk of output) the next look
+// comes as soon as something changed, so a wait lasts as long as the kernel takes; the growing poll
+// interval stays as the fallback for changes that announce nothing.
 import pRetry from 'p-retry';
 import { HarnessError } from '../errors.ts';
 
@@ -25,6 +28,35 @@ export interface WaitOptions {
   intervalMs?: number;
   /** Longest delay between two looks (ms, default 250). */
   maxIntervalMs?: number;
+  /**
+   * Resolves when something changed that is worth another look; called again after each look that
+   * found nothing. The next look comes at the wakeup or at the poll interval, whichever is first.
+   */
+  wakeup?: Wakeup;
+}
+
+/** See `WaitOptions.wakeup`. A wakeup that never resolves leaves the poll alone. */
+export type Wakeup = () => Promise<unknown>;
+
+/**
+ * A wakeup from an async iterator of changes (e.g. `ct.events()`): resolves at its next item. The
+ * one pending next() is kept from one look to the next, so an item that came while a look ran
+ * wakes the following wait at once. An iterator that ended or failed no longer wakes anything.
+ */
+export function wakeupOn(changes: AsyncIterator<unknown>): Wakeup {
+  let pending: Promise<unknown> | undefined;
+  let ended = false;
+  const never = new Promise<never>(() => {});
+  return () => {
+    if (ended) return never;
+    pending ??= changes.next().then((step) => {
+      pending = undefined;
+      if (step.done) ended = true;
+    }, () => {
+      ended = true;
+    });
+    return pending;
+  };
 }
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
@@ -71,6 +103,21 @@ export async function waitFor<T>(probe: Probe<T>, options: WaitOptions): Promise
   let lastSeen = 'nothing (no look finished in time)';
   let attempts = 0;
   const timedOut = () => new WaitTimeoutError(options.what, lastSeen, attempts, performance.now() - start);
+  const firstInterval = options.intervalMs ?? 20;
+  const maxInterval = options.maxIntervalMs ?? 250;
+  const wakeup = options.wakeup;
+  // The pause between looks is taken here rather than by p-retry (whose own delay is 0), so that a
+  // wakeup can cut it short.
+  const pause = async (attempt: number): Promise<void> => {
+    const ms = Math.min(firstInterval * 1.5 ** (attempt - 1), maxInterval);
+    let timer: NodeJS.Timeout | undefined;
+    const slept = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
+    try {
+      await Promise.race([slept, deadline, ...(wakeup ? [wakeup()] : [])]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   try {
     return await pRetry(async (attempt) => {
       attempts = attempt;
@@ -83,9 +130,11 @@ export async function waitFor<T>(probe: Probe<T>, options: WaitOptions): Promise
       throw new NotYet(result.seen);
     }, {
       retries: Number.POSITIVE_INFINITY,
-      minTimeout: options.intervalMs ?? 20,
-      factor: 1.5,
-      maxTimeout: options.maxIntervalMs ?? 250,
+      minTimeout: 0,
+      maxTimeout: 0,
+      onFailedAttempt: async ({ error, attemptNumber }) => {
+        if (error instanceof NotYet) await pause(attemptNumber);
+      },
       maxRetryTime: timeoutMs,
       shouldRetry: ({ error }) => error instanceof NotYet,
       signal: controller.signal,
