@@ -39,7 +39,10 @@ export type HarnessErrorCode =
   | 'ERR_NETLINK_TIMEOUT'
   | 'ERR_SOCKET_CLOSED'
   | 'ERR_SOCKET_BUSY'
-  | 'ERR_ABORTED';
+  | 'ERR_ABORTED'
+  // ct.watch()
+  | 'ERR_WATCH_FAILED'
+  | 'ERR_WATCH_CLOSED';
 
 export class HarnessError extends Error {
   override name = 'HarnessError';

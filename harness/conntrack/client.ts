@@ -13,7 +13,8 @@ import {
 } from './codec.ts';
 import { SETTABLE_STATUS } from './constants.ts';
 import { keyString, normalizeKey, type ConntrackEntry, type EntryChanges, type ConntrackKey, type EntryInput } from './entry.ts';
-import { openEvents, type EventOptions, type EventStream } from './events.ts';
+import { checkEventOptions, openEvents, type EventOptions, type EventStream } from './events.ts';
+import { ConntrackWatch, type WatchOptions } from './watch.ts';
 import { Expectations } from './expectations.ts';
 import { kernelFilterSupport, type KernelFilters } from './features.ts';
 import { compileFilter, isEmptyFilter, normalizeFilter, type ConntrackFilter, type NormalizedFilter } from './filter.ts';
@@ -460,6 +461,36 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
    */
   events(options: EventOptions = {}): EventStream {
     return openEvents(this.netns, options);
+  }
+
+  /**
+   * A live view of the entries that match `filter`, kept by events of its own socket; after an
+   * overflow it rebuilds itself from a dump (`watch.resyncs`). Resolves once the first dump is in.
+   * It dumps through a second socket of its own, so it never holds up this client's calls. Close
+   * it (or `await using`) to end it.
+   */
+  async watch(filter: ConntrackFilter = {}, options: WatchOptions = {}): Promise<ConntrackWatch> {
+    const normalized = normalizeFilter(filter);
+    const matches = compileFilter(normalized);
+    if (options === null || typeof options !== 'object') throw new ValidationError('ERR_INVALID_ARGUMENT', 'options', options, 'watch() takes an options object');
+    for (const key of Object.keys(options)) {
+      if (key !== 'signal' && key !== 'bufferBytes') throw new ValidationError('ERR_UNKNOWN_FILTER_KEY', key, (options as Record<string, unknown>)[key], `watch() has no option ${JSON.stringify(key)} (signal, bufferBytes)`);
+    }
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'signal', signal, 'signal must be an AbortSignal');
+    const eventOptions: EventOptions = {};
+    if (options.bufferBytes !== undefined) eventOptions.bufferBytes = options.bufferBytes;
+    if (normalized.zone !== undefined) eventOptions.zone = normalized.zone;
+    if (normalized.family !== undefined) eventOptions.family = normalized.family;
+    if (normalized.protocol !== undefined) eventOptions.protocol = normalized.protocol;
+    checkEventOptions(eventOptions); // before anything is opened
+    const dumper = await Conntrack.open({ netns: this.netns, kernelFilters: { ...this.kernelFilters } });
+    return new ConntrackWatch({
+      subscribe: () => openEvents(this.netns, eventOptions),
+      dump: (stop) => dumper.list(filter, { signal: signal ? AbortSignal.any([signal, stop]) : stop }),
+      matches,
+      close: () => dumper.close(),
+    }, signal).start();
   }
 
   /** Per-CPU statistics (`conntrack -S`) and the table's count and maximum (`conntrack -C`). */

@@ -33,14 +33,20 @@ export interface EventOptions {
 /** enum nfnetlink_groups */
 const GROUPS: Record<EventType, number> = { new: 1, update: 2, destroy: 3 };
 const OPTION_KEYS = new Set(['zone', 'family', 'protocol', 'types', 'signal', 'bufferBytes']);
+const DEFAULT_BUFFER_BYTES = 8 * 1024 * 1024;
 /** An event socket waits as long as it is iterated: its receive deadline is the largest a timer takes. */
 const FOREVER_MS = 2 ** 31 - 1;
 
-/**
- * Subscribes at once (events from this call on are kept, up to the buffer) and returns the stream.
- * Options are validated before the socket is opened.
- */
-export function openEvents(netns: string, options: EventOptions = {}): EventStream {
+/** Validated event options: what a socket is opened with. */
+interface CheckedEventOptions {
+  matches: (entry: ConntrackEntry) => boolean;
+  groups: number[];
+  signal: AbortSignal | undefined;
+  bufferBytes: number;
+}
+
+/** Validates event options (throws a ValidationError before anything is opened). */
+export function checkEventOptions(options: EventOptions): CheckedEventOptions {
   if (options === null || typeof options !== 'object') throw new ValidationError('ERR_INVALID_ARGUMENT', 'options', options, 'events() takes an options object');
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) throw new ValidationError('ERR_UNKNOWN_FILTER_KEY', key, (options as Record<string, unknown>)[key], `events() has no option ${JSON.stringify(key)} (${[...OPTION_KEYS].join(', ')})`);
@@ -52,17 +58,32 @@ export function openEvents(netns: string, options: EventOptions = {}): EventStre
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new ValidationError('ERR_INVALID_ARGUMENT', 'signal', options.signal, 'signal must be an AbortSignal');
   }
+  const bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
+  if (!Number.isInteger(bufferBytes) || bufferBytes < 1024 || bufferBytes > 2 ** 30) {
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'bufferBytes', options.bufferBytes, 'bufferBytes must be an integer from 1024 to 2^30');
+  }
   const filter: ConntrackFilter = {};
   if (options.zone !== undefined) filter.zone = options.zone;
   if (options.family !== undefined) filter.family = options.family;
   if (options.protocol !== undefined) filter.protocol = options.protocol;
-  const matches = compileFilter(normalizeFilter(filter));
-  const socket = NetlinkSocket.open({
-    protocol: NETLINK_NETFILTER, netns, timeoutMs: FOREVER_MS,
-    rcvbufBytes: options.bufferBytes ?? 8 * 1024 * 1024,
+  return {
+    matches: compileFilter(normalizeFilter(filter)),
     groups: [...new Set<EventType>(types)].map((t) => GROUPS[t]),
+    signal: options.signal,
+    bufferBytes,
+  };
+}
+
+/**
+ * Subscribes at once (events from this call on are kept, up to the buffer) and returns the stream.
+ * Options are validated before the socket is opened.
+ */
+export function openEvents(netns: string, options: EventOptions = {}): EventStream {
+  const checked = checkEventOptions(options);
+  const socket = NetlinkSocket.open({
+    protocol: NETLINK_NETFILTER, netns, timeoutMs: FOREVER_MS, rcvbufBytes: checked.bufferBytes, groups: checked.groups,
   });
-  return new EventStream(socket, matches, options.signal);
+  return new EventStream(socket, checked.matches, checked.signal);
 }
 
 const NEW_TYPE = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;

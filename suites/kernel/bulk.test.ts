@@ -3,30 +3,12 @@
 // and the streaming list, including stopping early.
 import { randomInt } from 'node:crypto';
 import { Conntrack } from '../../harness/conntrack/client.ts';
-import { keyString, normalizeKey, type ConntrackKey, type EntryInput } from '../../harness/conntrack/entry.ts';
+import { keyString, normalizeKey, type ConntrackKey } from '../../harness/conntrack/entry.ts';
 import { ConntrackCli } from '../../harness/conntrack/oracle.ts';
 import { describe, expect, randomZone, test } from '../../harness/fixtures/index.ts';
+import { BULK_ENTRIES, bulk } from '../support/bulk.ts';
 
-/** CTH_BULK_ENTRIES lowers (or raises) it: the VM smoke (`npm run test:vm`) runs 1,000 under emulation. */
-const TOTAL = bulkEntries(process.env.CTH_BULK_ENTRIES);
-
-function bulkEntries(value: string | undefined): number {
-  if (value === undefined || value === '') return 10_000;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 8 || n > 1_000_000) throw new Error(`CTH_BULK_ENTRIES must be a whole number in 8..1000000, not ${JSON.stringify(value)}`);
-  return n;
-}
-
-function bulk(zones: number[], total: number): EntryInput[] {
-  return Array.from({ length: total }, (_, i) => ({
-    protocol: (['udp', 'tcp', 'sctp'] as const)[i % 3]!,
-    src: i % 2 === 0 ? `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` : `fd00::${i.toString(16)}`,
-    dst: i % 2 === 0 ? '10.255.255.1' : 'fd00:ffff::1',
-    sport: 1024 + (i % 60000),
-    dport: 443,
-    zone: zones[i % zones.length]!,
-  }));
-}
+const TOTAL = BULK_ENTRIES;
 
 const keys = (entries: readonly ConntrackKey[]) => new Set(entries.map(keyString));
 

@@ -3,9 +3,11 @@
 // one overflow when the kernel drops events, and the stream going on after it; an abort ending it.
 import { Conntrack } from '../../harness/conntrack/client.ts';
 import type { ConntrackEvent, EventStream } from '../../harness/conntrack/events.ts';
-import { keyString, normalizeKey, type EntryInput } from '../../harness/conntrack/entry.ts';
+import { keyString, normalizeKey, type ConntrackEntry, type EntryInput } from '../../harness/conntrack/entry.ts';
 import { describe, expect, test } from '../../harness/fixtures/index.ts';
-import { codeOf } from '../support/codes.ts';
+import { writeSysctl } from '../../harness/system/topology.ts';
+import { BULK_ENTRIES, bulk } from '../support/bulk.ts';
+import { codeOf, codeOfAsync } from '../support/codes.ts';
 
 function samples(zone: number, n: number, base = 1000): EntryInput[] {
   return Array.from({ length: n }, (_, i) => ({ protocol: 'udp', src: '10.50.0.1', dst: '10.50.0.2', sport: base + i, dport: 53, zone }));
@@ -31,6 +33,13 @@ function reader(events: EventStream) {
     return seen;
   };
 }
+
+const EVENTS_SYSCTL = 'net.netfilter.nf_conntrack_events';
+
+/** What a watch and a fresh list() must agree on (timeouts tick, UPDATE events carry no counters). */
+const comparable = (entries: readonly ConntrackEntry[]) => entries
+  .map((e) => `${keyString(e)} mark=${e.mark ?? 0} status=${(e.status ?? []).join(',')} state=${e.tcpState ?? ''}`)
+  .sort();
 
 const keysOf = (seen: ConntrackEvent[], type: string) =>
   seen.flatMap((e) => (e.type === type && 'entry' in e ? [keyString(e.entry)] : [])).sort();
@@ -122,4 +131,89 @@ describe('events', () => {
     expect(seen).toEqual([]);
     expect(performance.now() - started).toBeLessThan(2000);
   });
+});
+
+describe('watch', () => {
+  test('a live view of the zone: the entries before it, then every create, update and delete; the neighbour zone never', async ({ client, netns, zone, neighbourZone }) => {
+    // In the kernel's default mode 2 (autodetect, Linux >= 6.0), an entry gets room for events only
+    // if some ctnetlink event socket, anywhere on the machine, listened when it was made; entries
+    // made before the watch would then announce nothing. Mode 1: every entry announces.
+    await writeSysctl(netns, EVENTS_SYSCTL, 1);
+    const before = samples(zone, 3, 2000);
+    await client.create([...before, ...samples(neighbourZone, 3, 2000)]);
+    await using watch = await client.watch({ zone });
+    expect(watch.entries().map((e) => keyString(e)).sort()).toEqual(before.map((e) => keyString(normalizeKey(e))).sort());
+    const mine = samples(zone, 4);
+    await client.create([...mine, ...samples(neighbourZone, 4)]);
+    await client.update([mine[0]!, before[0]!], { mark: 9 });
+    await client.delete([mine[1]!, before[1]!]);
+    const want = [before[0]!, before[2]!, mine[0]!, mine[2]!, mine[3]!].map((e) => keyString(normalizeKey(e))).sort();
+    const seen = await watch.until((entries) => entries.length === 5 && entries.filter((e) => e.mark === 9).length === 2,
+      { what: 'five entries, two marked 9', timeoutMs: 10_000 });
+    expect(seen.map((e) => keyString(e)).sort()).toEqual(want);
+    expect(comparable(watch.entries())).toEqual(comparable(await client.list({ zone })));
+    expect(watch.get(mine[0]!)?.mark).toBe(9);
+    expect(watch.resyncs).toBe(0);
+    // An update that makes an entry leave the filter takes it out of the view.
+    await using marked = await client.watch({ zone, mark: 9 });
+    expect(marked.size).toBe(2);
+    await client.update([mine[0]!], { mark: 1 });
+    await marked.until((entries) => entries.length === 1, { what: 'one entry marked 9', timeoutMs: 10_000 });
+    expect(comparable(marked.entries())).toEqual(comparable(await client.list({ zone, mark: 9 })));
+  });
+
+  test('bad options are refused before anything is opened; a closed watch says so', async ({ client, zone }) => {
+    expect(await codeOfAsync(() => client.watch({ zone, types: ['new'] } as never))).toBe('ERR_UNKNOWN_FILTER_KEY');
+    expect(await codeOfAsync(() => client.watch({ zone }, { types: ['new'] } as never))).toBe('ERR_UNKNOWN_FILTER_KEY');
+    expect(await codeOfAsync(() => client.watch({ zone }, { bufferBytes: 10 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOfAsync(() => client.watch({ zone: -1 }))).toBe('ERR_INVALID_ZONE');
+    expect(await codeOfAsync(() => client.watch({ zone }, { signal: AbortSignal.abort() }))).toBe('ERR_ABORTED');
+    const watch = await client.watch({ zone });
+    await watch.close();
+    expect(await codeOfAsync(() => watch.entries())).toBe('ERR_WATCH_CLOSED');
+  });
+
+  // 100,000 normally; 10,000 in the VM smoke (CTH_BULK_ENTRIES=1000).
+  const FLOOD = 10 * BULK_ENTRIES;
+  test(`a flood of ${FLOOD.toLocaleString('en')} creates: a small buffer overflows and goes on, the default buffer loses nothing, the watch ends equal to list()`, async ({ netns, zone, neighbourZone }) => {
+    await using ct = await Conntrack.open({ netns: netns.name, timeoutMs: 60_000 });
+    const entries = bulk([zone], FLOOD);
+    const small = ct.events({ zone, bufferBytes: 64 * 1024 });
+    const full = ct.events({ zone, types: ['new'] });
+    await using watch = await ct.watch({ zone }, { bufferBytes: 64 * 1024 });
+    // A slow consumer of the small stream, and a plain one of the default-buffer stream.
+    const slow = (async () => {
+      let overflows = 0;
+      let received = 0;
+      for await (const e of small) {
+        if (e.type === 'overflow') overflows++;
+        else if (++received % 100 === 0) await new Promise((r) => setTimeout(r, 1));
+      }
+      return { overflows, received };
+    })();
+    const counted = (async () => {
+      let overflows = 0;
+      let received = 0;
+      for await (const e of full) {
+        if (e.type === 'overflow') overflows++;
+        else if (++received === FLOOD) break;
+      }
+      return { overflows, received };
+    })();
+    await ct.create([...entries, ...bulk([neighbourZone], 100)]);
+    const all = await Promise.race([counted, new Promise<'late'>((r) => setTimeout(r, 60_000, 'late'))]);
+    expect(all).toEqual({ overflows: 0, received: FLOOD });
+    await watch.until((view) => view.length === FLOOD, { what: `${FLOOD} entries in the watch`, timeoutMs: 60_000 });
+    expect(watch.resyncs).toBeGreaterThanOrEqual(1);
+    expect(comparable(watch.entries())).toEqual(comparable(await ct.list({ zone })));
+    // Half deleted: the view follows.
+    const listed = await ct.list({ zone });
+    await ct.delete(listed.filter((_, i) => i % 2 === 0));
+    await watch.until((view) => view.length === FLOOD / 2, { what: `${FLOOD / 2} entries in the watch`, timeoutMs: 60_000 });
+    expect(comparable(watch.entries())).toEqual(comparable(await ct.list({ zone })));
+    await small.return();
+    const { overflows, received } = await slow;
+    expect(overflows).toBeGreaterThanOrEqual(1);
+    expect(received).toBeLessThan(FLOOD + FLOOD / 2);
+  }, 180_000);
 });
