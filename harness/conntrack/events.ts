@@ -1,14 +1,17 @@
 // ctnetlink events, like `conntrack -E`: a socket of its own inside the namespace, joined to the
-// NFNLGRP_CONNTRACK_* group of each asked type, so the kernel sends only those types; each entry is
-// decoded like a dump's and filtered in user space. When the kernel drops events because the
-// socket's queue was full (ENOBUFS), the stream says so once and goes on.
+// NFNLGRP_CONNTRACK_* group of each asked type, so the kernel sends only those types. A zone is
+// filtered in the kernel too, by a socket filter (as libnetfilter_conntrack does), so a busy
+// neighbour zone neither fills the queue nor costs a decode; each entry is decoded like a dump's and
+// filtered in user space as well. When the kernel drops events because the socket's queue was full
+// (ENOBUFS), the stream says so once and goes on.
 import { ValidationError } from '../errors.ts';
 import { ERRNO, NETLINK_NETFILTER, NLM_F_CREATE, NLM_F_EXCL } from '../netlink/constants.ts';
 import { NetlinkAbortError, NetlinkSocketError, SocketClosedError } from '../netlink/errors.ts';
 import { forEachMessage } from '../netlink/message.ts';
+import { bpf, encodeBpf, type BpfInstruction } from '../netlink/bpf.ts';
 import { NetlinkSocket } from '../netlink/socket.ts';
 import { decodeEntry } from './codec.ts';
-import { IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK } from './constants.ts';
+import { CTA_ZONE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK } from './constants.ts';
 import type { ConntrackEntry } from './entry.ts';
 import { compileFilter, normalizeFilter, type ConntrackFilter } from './filter.ts';
 
@@ -28,11 +31,13 @@ export interface EventOptions {
   signal?: AbortSignal;
   /** The socket's kernel receive buffer; default 8 MiB. A smaller one overflows sooner. */
   bufferBytes?: number;
+  /** Filter `zone` in the kernel too (a socket filter); default true. False: user space only. */
+  kernelFilter?: boolean;
 }
 
 /** enum nfnetlink_groups */
 const GROUPS: Record<EventType, number> = { new: 1, update: 2, destroy: 3 };
-const OPTION_KEYS = new Set(['zone', 'family', 'protocol', 'types', 'signal', 'bufferBytes']);
+const OPTION_KEYS = new Set(['zone', 'family', 'protocol', 'types', 'signal', 'bufferBytes', 'kernelFilter']);
 const DEFAULT_BUFFER_BYTES = 8 * 1024 * 1024;
 /** An event socket waits as long as it is iterated: its receive deadline is the largest a timer takes. */
 const FOREVER_MS = 2 ** 31 - 1;
@@ -40,6 +45,8 @@ const FOREVER_MS = 2 ** 31 - 1;
 /** Validated event options: what a socket is opened with. */
 interface CheckedEventOptions {
   matches: (entry: ConntrackEntry) => boolean;
+  /** The socket filter, when the zone is filtered in the kernel. */
+  program: BpfInstruction[] | undefined;
   groups: number[];
   signal: AbortSignal | undefined;
   bufferBytes: number;
@@ -62,12 +69,17 @@ export function checkEventOptions(options: EventOptions): CheckedEventOptions {
   if (!Number.isInteger(bufferBytes) || bufferBytes < 1024 || bufferBytes > 2 ** 30) {
     throw new ValidationError('ERR_INVALID_ARGUMENT', 'bufferBytes', options.bufferBytes, 'bufferBytes must be an integer from 1024 to 2^30');
   }
+  if (options.kernelFilter !== undefined && typeof options.kernelFilter !== 'boolean') {
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'kernelFilter', options.kernelFilter, 'kernelFilter must be a boolean');
+  }
   const filter: ConntrackFilter = {};
   if (options.zone !== undefined) filter.zone = options.zone;
   if (options.family !== undefined) filter.family = options.family;
   if (options.protocol !== undefined) filter.protocol = options.protocol;
+  const normalized = normalizeFilter(filter);
   return {
-    matches: compileFilter(normalizeFilter(filter)),
+    matches: compileFilter(normalized),
+    program: normalized.zone !== undefined && options.kernelFilter !== false ? zoneProgram(normalized.zone) : undefined,
     groups: [...new Set<EventType>(types)].map((t) => GROUPS[t]),
     signal: options.signal,
     bufferBytes,
@@ -82,8 +94,31 @@ export function openEvents(netns: string, options: EventOptions = {}): EventStre
   const checked = checkEventOptions(options);
   const socket = NetlinkSocket.open({
     protocol: NETLINK_NETFILTER, netns, timeoutMs: FOREVER_MS, rcvbufBytes: checked.bufferBytes, groups: checked.groups,
+    filter: checked.program && encodeBpf(checked.program),
   });
-  return new EventStream(socket, checked.matches, checked.signal);
+  return new EventStream(socket, checked.matches, checked.signal, checked.program !== undefined);
+}
+
+/** Where a ctnetlink message's attributes start: after struct nlmsghdr and struct nfgenmsg. */
+const ATTRIBUTES_AT = 16 + 4;
+
+/**
+ * Keeps the messages of one zone. The kernel leaves CTA_ZONE out for zone 0 (and for a zone with a
+ * direction, which the entry model also reads as zone 0), so a message without it is zone 0's.
+ */
+export function zoneProgram(zone: number): BpfInstruction[] {
+  return [
+    bpf.loadImmediate(ATTRIBUTES_AT),
+    bpf.loadXImmediate(CTA_ZONE),
+    bpf.findNetlinkAttribute(),
+    // No CTA_ZONE: on to `accept` for zone 0, to `drop` for any other.
+    bpf.jumpIfEqual(0, zone === 0 ? 4 : 3, 0),
+    bpf.copyAToX(),
+    bpf.loadHalfIndirect(4), // the attribute's payload, after its 4-byte header
+    bpf.jumpIfEqual(zone, 1, 0),
+    bpf.drop(),
+    bpf.accept(),
+  ];
 }
 
 const NEW_TYPE = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
@@ -101,8 +136,12 @@ export class EventStream implements AsyncIterableIterator<ConntrackEvent> {
   readonly #pending: ConntrackEvent[] = [];
   #turn: Promise<unknown> = Promise.resolve();
 
-  constructor(socket: NetlinkSocket, matches: (entry: ConntrackEntry) => boolean, signal: AbortSignal | undefined) {
+  /** True when the kernel filters the zone too (a socket filter is attached). */
+  readonly kernelFilter: boolean;
+
+  constructor(socket: NetlinkSocket, matches: (entry: ConntrackEntry) => boolean, signal: AbortSignal | undefined, kernelFilter: boolean) {
     this.#socket = socket;
+    this.kernelFilter = kernelFilter;
     this.#matches = matches;
     this.#signal = signal ? AbortSignal.any([signal, this.#stop.signal]) : this.#stop.signal;
     // The signal closes the socket at once, also when no next() is waiting.

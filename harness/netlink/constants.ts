@@ -82,6 +82,7 @@ export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_RCVTIMEO = 20;
 export const SO_SNDTIMEO = 21;
+export const SO_ATTACH_FILTER = 26;
 export const SO_SNDBUFFORCE = 32;
 export const SO_RCVBUFFORCE = 33;
 export const MSG_TRUNC = 0x20;

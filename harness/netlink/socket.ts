@@ -19,6 +19,7 @@ import {
   SO_SNDBUF,
   SO_SNDBUFFORCE,
   SO_SNDTIMEO,
+  SO_ATTACH_FILTER,
   SOCK_CLOEXEC,
   SOCK_RAW,
   NETLINK_ADD_MEMBERSHIP,
@@ -49,6 +50,8 @@ export interface NetlinkSocketOptions {
   recvBufferBytes?: number | undefined;
   /** Multicast groups to join (NETLINK_ADD_MEMBERSHIP), e.g. NFNLGRP_CONNTRACK_NEW for events. */
   groups?: readonly number[] | undefined;
+  /** A classic BPF program (`encodeBpf`) attached before any group is joined: what it drops never queues. */
+  filter?: Buffer | undefined;
 }
 
 type NativeFn = (...args: unknown[]) => number;
@@ -60,6 +63,8 @@ interface Libc {
   bind: NativeFn;
   getsockname: NativeFn;
   setsockopt: NativeFn;
+  /** setsockopt(SO_ATTACH_FILTER) with a struct sock_fprog. */
+  attachFilter: (fd: number, level: number, name: number, prog: { len: number; filter: Buffer }, size: number) => number;
   send: NativeFn;
   recv: NativeFn;
   close: NativeFn;
@@ -74,12 +79,14 @@ function native(): Libc {
   const lib = koffi.load('libc.so.6');
   const fn = (decl: string) => lib.func(decl) as NativeFn;
   const pollfd = koffi.struct('cth_pollfd', { fd: 'int', events: 'short', revents: 'short' });
+  koffi.struct('cth_sock_fprog', { len: 'uint16_t', filter: 'void *' });
   libc = {
     poll: lib.func('int poll(_Inout_ cth_pollfd *fds, unsigned long nfds, int timeout)') as Libc['poll'],
     socket: fn('int socket(int domain, int type, int protocol)'),
     bind: fn('int bind(int fd, const void *addr, uint32_t addrlen)'),
     getsockname: fn('int getsockname(int fd, void *addr, void *addrlen)'),
     setsockopt: fn('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)'),
+    attachFilter: lib.func('int setsockopt(int fd, int level, int optname, const cth_sock_fprog *optval, uint32_t optlen)') as Libc['attachFilter'],
     send: fn('intptr_t send(int fd, const void *buf, size_t len, int flags)'),
     recv: fn('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
     close: fn('int close(int fd)'),
@@ -111,6 +118,9 @@ function setBuffer(fd: number, force: number, plain: number, bytes: number, what
   if (!setInt(fd, SOL_SOCKET, plain, value)) throw new NetlinkSocketError('setsockopt', koffi.errno(), what);
 }
 
+/** struct sock_fprog { unsigned short len; struct sock_filter *filter; } on a 64-bit ABI. */
+const SOCK_FPROG_BYTES = 16;
+
 /** poll() waits at most this long per call, so an abort or a deadline is seen within it. */
 const POLL_SLICE_MS = 50;
 const POLLIN = 0x1;
@@ -136,7 +146,7 @@ interface Created {
 }
 
 /** Creates, configures and binds a socket in the calling thread's current namespace. */
-function create(protocol: number, timeoutMs: number, rcvbuf: number, sndbuf: number, groups: readonly number[]): Created {
+function create(protocol: number, timeoutMs: number, rcvbuf: number, sndbuf: number, groups: readonly number[], filter: Buffer | undefined): Created {
   const c = native();
   const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   if (fd < 0) throw new NetlinkSocketError('socket', koffi.errno(), `AF_NETLINK protocol ${protocol}`);
@@ -149,6 +159,9 @@ function create(protocol: number, timeoutMs: number, rcvbuf: number, sndbuf: num
     const addr = Buffer.alloc(12); // sockaddr_nl { u16 family; u16 pad; u32 pid; u32 groups; }
     addr.writeUInt16LE(AF_NETLINK, 0);
     if (c.bind(fd, addr, 12) !== 0) throw new NetlinkSocketError('bind', koffi.errno());
+    if (filter && c.attachFilter(fd, SOL_SOCKET, SO_ATTACH_FILTER, { len: filter.length / 8, filter }, SOCK_FPROG_BYTES) !== 0) {
+      throw new NetlinkSocketError('setsockopt', koffi.errno(), 'SO_ATTACH_FILTER');
+    }
     for (const group of groups) {
       if (!setInt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group)) throw new NetlinkSocketError('setsockopt', koffi.errno(), `NETLINK_ADD_MEMBERSHIP ${group}`);
     }
@@ -244,7 +257,11 @@ export class NetlinkSocket implements Disposable {
     if (netns !== undefined) assertNetnsName(netns);
     const rbuf = Buffer.allocUnsafeSlow(recvBufferBytes);
     const groups = (options.groups ?? []).map((g) => positiveInt('groups', g));
-    const make = () => new NetlinkSocket(create(protocol, timeoutMs, rcvbuf, sndbuf, groups), protocol, netns, timeoutMs, rbuf);
+    const { filter } = options;
+    if (filter !== undefined && (!Buffer.isBuffer(filter) || filter.length === 0 || filter.length % 8 !== 0 || filter.length / 8 > 4096)) {
+      throw new ValidationError('ERR_INVALID_ARGUMENT', 'filter', filter, 'filter must be an encoded BPF program (encodeBpf) of 1 to 4096 instructions');
+    }
+    const make = () => new NetlinkSocket(create(protocol, timeoutMs, rcvbuf, sndbuf, groups, filter), protocol, netns, timeoutMs, rbuf);
     if (options.freshNetns) {
       if (netns !== undefined) throw new ValidationError('ERR_INVALID_ARGUMENT', 'freshNetns', true, 'freshNetns and netns exclude each other');
       return inNamespace(-1, '(fresh)', make);

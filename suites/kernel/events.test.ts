@@ -90,6 +90,8 @@ describe('events', () => {
     expect(await codeOf(() => client.events({ types: [] }))).toBe('ERR_INVALID_ARGUMENT');
     expect(await codeOf(() => client.events({ zone: 70_000 }))).toBe('ERR_INVALID_ZONE');
     expect(await codeOf(() => client.events({ zones: 1 } as never))).toBe('ERR_UNKNOWN_FILTER_KEY');
+    expect(await codeOf(() => client.events({ kernelFilter: 'yes' as never }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(() => client.events({ bufferBytes: 100 }))).toBe('ERR_INVALID_ARGUMENT');
   });
 
   test('when the kernel drops events (ENOBUFS) the stream yields one overflow and goes on', async ({ netns, zone }) => {
@@ -108,6 +110,41 @@ describe('events', () => {
       await ct.delete(samples(zone, 1, 1000));
       const after = await collect((s) => s.some((e) => e.type === 'destroy'));
       expect(after.some((e) => e.type === 'destroy')).toBe(true);
+    } finally {
+      await events.return();
+    }
+  });
+
+  test('the zone is filtered in the kernel: a neighbour zone\'s flood never reaches a small queue (it does with the user-space filter alone)', async ({ client, zone, neighbourZone }) => {
+    for (const kernelFilter of [true, false]) {
+      const events = client.events({ zone, bufferBytes: 4096, kernelFilter });
+      expect(events.kernelFilter).toBe(kernelFilter);
+      const collect = reader(events);
+      try {
+        const base = kernelFilter ? 10_000 : 20_000;
+        await client.create(samples(neighbourZone, 3000, base));
+        await client.create(samples(zone, 1, base));
+        const seen = await collect((s) => s.some((e) => e.type === 'new'), kernelFilter ? 10_000 : 1000);
+        if (kernelFilter) {
+          expect(seen).toEqual([{ type: 'new', entry: expect.objectContaining({ zone, sport: base }) }]);
+        } else {
+          expect(seen.filter((e) => e.type === 'overflow')).toHaveLength(1);
+        }
+      } finally {
+        await events.return();
+      }
+    }
+  });
+
+  test('zone 0 in the kernel filter: the entries without CTA_ZONE, none of another zone', async ({ client, zone }) => {
+    const events = client.events({ zone: 0 });
+    expect(events.kernelFilter).toBe(true);
+    const collect = reader(events);
+    try {
+      await client.create([...samples(zone, 3, 5000), ...samples(0, 2, 5000)]);
+      const seen = await collect((s) => s.length >= 2);
+      expect(keysOf(seen, 'new')).toEqual(samples(0, 2, 5000).map((e) => keyString(normalizeKey(e))).sort());
+      expect(await collect(() => false, 300)).toEqual([]);
     } finally {
       await events.return();
     }
