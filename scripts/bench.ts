@@ -5,7 +5,8 @@
 // entries (`conntrack -U` takes no zone option, and fails beyond ~255 entries per process, so the
 // CLI runs one -U per 128). Prints medians and client/CLI ratios; writes JSON.
 import { execa } from 'execa';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -15,6 +16,7 @@ import type { ConntrackFilter } from '../harness/conntrack/filter.ts';
 import { ConntrackCli } from '../harness/conntrack/oracle.ts';
 import { effectiveArgv } from '../harness/system/execute.ts';
 import { Netns } from '../harness/system/netns.ts';
+import { conntrackBinary } from '../harness/system/prerequisites.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +32,8 @@ const NEIGHBOUR = 200;
 const CLI_TIMEOUT_MS = 300_000;
 // list with a filter: zone plus mark/mask; half of each zone's entries carry a matching mark.
 const FILTERED_LIST = 'list zone, mark/mask filter (half match)';
+const LIST = 'list zone';
+const DUMP_DELETE = 'dump and delete zone';
 const MARK_MATCH = { value: 0x100, mask: 0xf00 };
 // update: every udp entry from 198.51.0.0/16 (zone 0 of its own namespace), among decoys that
 // share the prefix (tcp) or the protocol (udp from 203.0.0.0/16) and must keep their mark.
@@ -62,6 +66,8 @@ interface Row {
   clientMs: number;
   cliMs: number;
   ratio: number;
+  /** The longest gap of a 1 ms timer in the bench process while the client did this (any rep). */
+  clientGapMs: number;
 }
 
 /** Marks 0x1xx and 0x2xx alternate in pairs, so MARK_MATCH selects half of the udp and half of the tcp entries. */
@@ -109,6 +115,120 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
+/** The longest gap (ms) of a 1 ms interval timer of this process while `fn` ran, per operation. */
+const gaps = new Map<string, number>();
+async function timeClient(op: string, size: number, fn: () => Promise<unknown>): Promise<number> {
+  let tick = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - tick);
+    tick = now;
+  }, 1);
+  try {
+    return await time(fn);
+  } finally {
+    clearInterval(timer);
+    longest = Math.max(longest, performance.now() - tick);
+    const key = `${size} ${op}`;
+    gaps.set(key, Math.max(gaps.get(key) ?? 0, longest));
+  }
+}
+
+interface EventRow {
+  size: number;
+  listener: string;
+  received: number;
+  lost: number;
+  /** Overflow reports: the client's `overflow` events, the CLI's ENOBUFS warnings. */
+  overflows: number;
+  /** Events received per second, from the burst's start to the last event. */
+  perSecond: number;
+  /** How long after the burst's last create the last event arrived. */
+  lagMs: number;
+  /** The listener's event loop: its longest timer gap (the client only). */
+  maxGapMs?: number;
+  /** The creating process's longest timer gap during the burst. */
+  creatorGapMs: number;
+}
+
+const EVENT_ZONE = 300;
+const QUIET_MS = 1500;
+
+/** The burst: n udp entries in EVENT_ZONE, created by the client in one batch. */
+const burstOf = (n: number, base: number): EntryInput[] => Array.from({ length: n }, (_, i) => ({
+  protocol: 'udp' as const, src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, dst: '10.254.0.1',
+  sport: 1024 + (i % 50000), dport: base + Math.floor(i / 50000), zone: EVENT_ZONE, timeout: 600,
+}));
+
+/**
+ * The same burst of `n` creates, heard by one listener process: the client (scripts/bench-events-child.ts)
+ * or `conntrack -E -e NEW -o id -w ZONE`, its stdout in a file (never in Node), its buffer as its
+ * users run it or as large as the client's. A sentinel entry proves the listener is subscribed (the
+ * CLI says nothing when it is); the burst starts after it.
+ */
+async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-8MiB'): Promise<EventRow> {
+  await using ns = await Netns.create();
+  await using ct = await Conntrack.open({ netns: ns.name, timeoutMs: 120_000 });
+  const burst = burstOf(n, 1000);
+  const now = () => performance.timeOrigin + performance.now();
+  const create = async () => {
+    gaps.delete(`${n} event burst`);
+    const start = now();
+    await timeClient('event burst', n, () => ct.create(burst));
+    return { start, end: now() };
+  };
+  const creatorGap = () => gaps.get(`${n} event burst`) ?? 0;
+  if (listener === 'client') {
+    const child = execa('npx', ['tsx', resolve(dirname(new URL(import.meta.url).pathname), 'bench-events-child.ts'), ns.name, String(EVENT_ZONE), String(n)],
+      { timeout: 300_000, stdout: 'pipe', stderr: 'inherit' });
+    await new Promise<void>((ready, fail) => {
+      child.stdout!.on('data', (chunk: Buffer) => { if (chunk.toString().includes('ready')) ready(); });
+      child.catch(fail);
+    });
+    const burstAt = await create();
+    const { stdout } = await child;
+    const r = JSON.parse(stdout.trim().split('\n').pop()!) as { received: number; overflows: number; lastAt: number; maxGapMs: number };
+    return { size: n, listener: 'client (default 8 MiB)', received: r.received, lost: n - r.received, overflows: r.overflows,
+      perSecond: r.received / ((r.lastAt - burstAt.start) / 1000), lagMs: r.lastAt - burstAt.end, maxGapMs: r.maxGapMs, creatorGapMs: creatorGap() };
+  }
+  const out = `${tmpdir()}/cth-bench-events-${process.pid}.txt`;
+  writeFileSync(out, '');
+  const args = ['-E', '-e', 'NEW', '-o', 'id', '-w', String(EVENT_ZONE), ...(listener === 'cli-8MiB' ? ['-b', String(8 * 1024 * 1024)] : [])];
+  const [file, ...rest] = effectiveArgv([conntrackBinary(), ...args], { netns: ns.name, runAsRoot: true });
+  const cli = execa(file!, rest, { stdin: 'ignore', stdout: { file: out }, stderr: 'pipe', env: { LC_ALL: 'C' }, timeout: 300_000, reject: false });
+  try {
+    const size = () => statSync(out).size;
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    let sentinels = 0;
+    while (size() === 0) {
+      if (sentinels === 50) throw new Error('bench: conntrack -E printed no sentinel in 15 s');
+      await ct.create(burstOf(1, 60_000 + sentinels++));
+      for (let waited = 0; waited < 300 && size() === 0; waited += 5) await pause(5);
+    }
+    const burstAt = await create();
+    // The last event: the file's last growth, looked at every 2 ms, until it stays for QUIET_MS.
+    let last = { bytes: size(), at: now() };
+    while (now() - last.at < QUIET_MS) {
+      await pause(2);
+      const bytes = size();
+      if (bytes !== last.bytes) last = { bytes, at: now() };
+    }
+    cli.kill('SIGTERM');
+    const stderr = String((await cli).stderr ?? '');
+    const shown = /(\d+) flow events have been shown/.exec(stderr);
+    if (!shown) throw new Error(`bench: conntrack ${args.join(' ')} printed no count: ${stderr.slice(-300)}`);
+    const received = Number(shown[1]) - 1; // the sentinel that showed
+    return { size: n, listener: `conntrack -E (${listener === 'cli' ? 'its default buffer' : '-b 8 MiB'})`, received, lost: n - received,
+      overflows: stderr.split('hit ENOBUFS').length - 1, perSecond: received / ((last.at - burstAt.start) / 1000),
+      lagMs: last.at - burstAt.end, creatorGapMs: creatorGap() };
+  } finally {
+    cli.kill('SIGKILL');
+    await cli.catch(() => {});
+    rmSync(out, { force: true });
+  }
+}
+
 async function expectCount(ct: Conntrack, zone: number, n: number, when: string) {
   const got = await ct.count({ zone });
   if (got !== n) throw new Error(`bench: zone ${zone} holds ${got} entries ${when}, expected ${n}`);
@@ -125,8 +245,8 @@ class CliFailed extends Error {
  * when `summary` is given, for its one line `N flow entries have been <summary>.`, whose N is
  * returned. Exit 1 counts as success only with that line (-U exits 1 when it updated nothing).
  */
-async function cliQuiet(netns: string, args: string[], summary?: 'updated' | 'shown'): Promise<number | undefined> {
-  const [file, ...rest] = effectiveArgv(['conntrack', ...args], { netns, runAsRoot: true });
+async function cliQuiet(netns: string, args: string[], summary?: 'updated' | 'shown' | 'deleted'): Promise<number | undefined> {
+  const [file, ...rest] = effectiveArgv([conntrackBinary(), ...args], { netns, runAsRoot: true });
   const r = await execa(file!, rest, {
     stdin: 'ignore', stdout: 'ignore', stderr: summary ? 'pipe' : 'ignore',
     env: { LC_ALL: 'C' }, timeout: CLI_TIMEOUT_MS, killSignal: 'SIGKILL', reject: false,
@@ -209,30 +329,27 @@ for (const n of SIZES) {
     // create: conntrack -R from a file vs the client's batch
     record('create', 'cli', await time(() => cli.createMany(mine)));
     await expectCount(ct, ZONE, n, 'after conntrack -R');
-    // list the zone
-    record('list zone', 'cli', await time(() => cli.run(['-L', '-w', String(ZONE)])));
-    record('list zone', 'client', await time(() => ct.list({ zone: ZONE })));
+    // list the zone (the CLI's output discarded, as its users' would be)
+    record(LIST, 'cli', await time(() => cliQuiet(ns.name, ['-L', '-w', String(ZONE)])));
+    record(LIST, 'client', await timeClient(LIST, n, () => ct.list({ zone: ZONE })));
     // list the zone through a mark/mask filter (half of it matches, and as many in the neighbour zone)
     record(FILTERED_LIST, 'cli', await time(() => cliQuiet(ns.name, filteredArgs)));
     let listed = 0;
-    record(FILTERED_LIST, 'client', await time(async () => {
+    record(FILTERED_LIST, 'client', await timeClient(FILTERED_LIST, n, async () => {
       listed = (await ct.list(filtered)).length;
     }));
     if (listed !== halfN) throw new Error(`bench: the client listed ${listed} entries for ${JSON.stringify(filtered)}, expected ${halfN}`);
     const shown = await cliQuiet(ns.name, filteredArgs, 'shown');
     if (shown !== halfN) throw new Error(`bench: conntrack ${filteredArgs.join(' ')} showed ${shown} entries, expected ${halfN}`);
-    // delete all: conntrack -D -w ZONE vs the client deleting every entry by tuple
-    record('delete all', 'cli', await time(() => cli.run(['-D', '-w', String(ZONE)], { extraOkCodes: [1] })));
+    // dump and delete the zone: conntrack -D -w ZONE (output discarded) vs the client's list + delete
+    record(DUMP_DELETE, 'cli', await time(() => cliQuiet(ns.name, ['-D', '-w', String(ZONE)])));
     await expectCount(ct, ZONE, 0, 'after conntrack -D');
-    record('create', 'client', await time(() => ct.create(mine)));
+    record('create', 'client', await timeClient('create', n, () => ct.create(mine)));
     await expectCount(ct, ZONE, n, 'after client create');
-    record('delete all', 'client', await time(() => ct.delete(mine)));
+    record(DUMP_DELETE, 'client', await timeClient(DUMP_DELETE, n, async () => {
+      await ct.delete(await ct.list({ zone: ZONE }));
+    }));
     await expectCount(ct, ZONE, 0, 'after client delete');
-    // flush the zone
-    await ct.create(mine);
-    record('flush zone', 'client', await time(() => ct.flush({ zone: ZONE })));
-    await ct.create(mine);
-    record('flush zone', 'cli', await time(() => cli.flush({ zone: ZONE })));
     await expectCount(ct, NEIGHBOUR, n, 'in the neighbour zone');
   }
   if (n > UPDATE_MAX_SIZE) {
@@ -271,7 +388,7 @@ for (const n of SIZES) {
       });
       await checkUpdated(uct, uns.name, targets.length, decoys.length, cliMark, `after conntrack -U -m ${cliMark}`);
       let result: Awaited<ReturnType<Conntrack['update']>> | undefined;
-      record(UPDATE, 'client', await time(async () => {
+      record(UPDATE, 'client', await timeClient(UPDATE, n, async () => {
         result = await uct.update(targets, { mark: clientMark });
       }));
       if (result!.updated.length !== targets.length) {
@@ -287,7 +404,7 @@ for (const n of SIZES) {
       for (const e of mine) await cli.delete(e);
     }));
     await ct.create(mine);
-    record('delete 1 process/entry', 'client', await time(() => ct.delete(mine)));
+    record('delete 1 process/entry', 'client', await timeClient('delete 1 process/entry', n, () => ct.delete(mine)));
   }
   if (n >= 100_000) {
     await ct.create(mine);
@@ -299,17 +416,35 @@ for (const n of SIZES) {
   for (const [operation, s] of Object.entries(samples)) {
     const clientMs = median(s.client);
     const cliMs = median(s.cli);
-    rows.push({ size: n, operation, clientMs, cliMs, ratio: clientMs / cliMs });
+    rows.push({ size: n, operation, clientMs, cliMs, ratio: clientMs / cliMs, clientGapMs: gaps.get(`${n} ${operation}`) ?? NaN });
+  }
+}
+
+// Events: the same burst heard by the client and by conntrack -E, each a process of its own.
+const eventRows: EventRow[] = [];
+for (const n of SIZES) {
+  for (const listener of ['client', 'cli', 'cli-8MiB'] as const) {
+    const r = await eventBurst(n, listener);
+    eventRows.push(r);
+    console.log(`events ${n} ${r.listener}: ${r.received} received`);
   }
 }
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
 console.log(`\nconntrack-harness bench (medians of ${REPS} runs; 100,000: of ${Math.min(REPS, 2)}), Linux ${(await import('node:os')).release()}`);
 const opWidth = Math.max(24, ...rows.map((r) => r.operation.length));
-console.log(`size     ${'operation'.padEnd(opWidth)}     client   conntrack CLI   client/CLI`);
+console.log(`size     ${'operation'.padEnd(opWidth)}     client   conntrack CLI   client/CLI   client's longest timer gap`);
 for (const r of rows) {
-  console.log(`${String(r.size).padEnd(8)} ${r.operation.padEnd(opWidth)} ${fmt(r.clientMs).padStart(10)} ${fmt(r.cliMs).padStart(15)} ${r.ratio.toFixed(3).padStart(12)}`);
+  console.log(`${String(r.size).padEnd(8)} ${r.operation.padEnd(opWidth)} ${fmt(r.clientMs).padStart(10)} ${fmt(r.cliMs).padStart(15)} ${r.ratio.toFixed(3).padStart(12)} ${fmt(r.clientGapMs).padStart(12)}`);
 }
+console.log('\nevents: one burst of N creates (the client, one batch) heard by a listener process of its own');
+console.log('(a last event 0 ms after the burst: the listener kept up; the two processes\' clocks differ by about a millisecond)');
+console.log(`size     ${'listener'.padEnd(34)} received      lost  overflows    events/s  last event after the burst  listener's longest gap  creator's longest gap`);
+for (const e of eventRows) {
+  console.log(`${String(e.size).padEnd(8)} ${e.listener.padEnd(34)} ${String(e.received).padStart(8)} ${String(e.lost).padStart(9)} ${String(e.overflows).padStart(10)} ${Math.round(e.perSecond).toLocaleString('en').padStart(11)} ${fmt(Math.max(0, e.lagMs)).padStart(27)} ${(e.maxGapMs === undefined ? '-' : fmt(e.maxGapMs)).padStart(23)} ${fmt(e.creatorGapMs).padStart(22)}`);
+}
+console.log('conntrack -E -b: conntrack-tools 1.4.7 and 1.4.8 set the buffer on a socket of theirs that joins no group (strace: SO_RCVBUFFORCE on fd 3, events read from fd 4),');
+console.log('so their events socket keeps the default size (net.core.rmem_default) and the -b row loses like the default one; 1.4.6 sets it on the events socket.');
 for (const m of memory) {
   console.log(`peak RSS of a process listing ${m.entries} entries with the client (${m.mode === 'list' ? 'list(): one array' : 'entries(): streamed'}): ${m.peakRssMb.toFixed(0)} MB`);
 }
@@ -323,5 +458,5 @@ const perEntry = rows.find((r) => r.operation === 'delete 1 process/entry');
 if (perEntry) console.log(`delete by tuple vs one conntrack -D per entry: ${(perEntry.cliMs / perEntry.clientMs).toFixed(0)}x faster`);
 console.log(`total ${fmt(performance.now() - started)}`);
 mkdirSync(dirname(values.out), { recursive: true });
-writeFileSync(values.out, `${JSON.stringify({ kernel: (await import('node:os')).release(), reps: REPS, rows, memory, updateRetries, updateSkipped }, null, 2)}\n`);
+writeFileSync(values.out, `${JSON.stringify({ kernel: (await import('node:os')).release(), reps: REPS, rows, events: eventRows, memory, updateRetries, updateSkipped }, null, 2)}\n`);
 console.log(`wrote ${values.out}`);

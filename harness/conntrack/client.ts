@@ -1,7 +1,7 @@
 // The system under test: a ctnetlink client for the conntrack table of one named namespace (list,
 // get, create, update, delete, flush, count, statistics), over a netlink socket opened inside it.
-import { setImmediate as turn } from 'node:timers/promises';
 import { HarnessError, ValidationError } from '../errors.ts';
+import { Turns } from '../system/turns.ts';
 import { NETLINK_NETFILTER } from '../netlink/constants.ts';
 import { NetlinkConnection, type OperationOptions, type TransactResult } from '../netlink/connection.ts';
 import { NetlinkErrnoError } from '../netlink/errors.ts';
@@ -135,7 +135,6 @@ function sortReplies(
 /** Requests encoded per transact() call at most: a few milliseconds of work. */
 const ENCODE_SLICE = 1024;
 /** CPU work between two turns of the event loop, at most (checked every 32 items). */
-const TURN_MS = 5;
 
 /**
  * `items.map(fn)`, giving the event loop a turn every few milliseconds: validating 100,000 entries
@@ -144,13 +143,10 @@ const TURN_MS = 5;
  */
 async function inTurns<T, R>(items: readonly T[], fn: (item: T) => R): Promise<R[]> {
   const out = new Array<R>(items.length);
-  let last = performance.now();
+  const turns = new Turns();
   for (let i = 0; i < items.length; i++) {
     out[i] = fn(items[i]!);
-    if ((i & 31) === 31 && performance.now() - last > TURN_MS) {
-      await turn();
-      last = performance.now();
-    }
+    if ((i & 31) === 31) await turns.take();
   }
   return out;
 }
@@ -440,13 +436,13 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
   async #transactEach(n: number, encode: (i: number) => Buffer, options: OperationOptions): Promise<TransactResult[]> {
     const results: TransactResult[] = [];
     for (let i = 0; i < n;) {
-      // A slice ends at ENCODE_SLICE requests or after TURN_MS of encoding, whichever comes first
-      // (a cold or emulated machine encodes 30 times slower).
+      // A slice ends at ENCODE_SLICE requests or after a turn's worth of encoding, whichever comes
+      // first (a cold or emulated machine encodes 30 times slower).
       const slice: Buffer[] = [];
-      const started = performance.now();
+      const turns = new Turns();
       while (i < n && slice.length < ENCODE_SLICE) {
         slice.push(encode(i++));
-        if ((slice.length & 31) === 0 && performance.now() - started > TURN_MS) break;
+        if ((slice.length & 31) === 0 && turns.due) break;
       }
       for (const r of await this.#conn.transact(slice, options)) results.push(r);
     }

@@ -10,6 +10,7 @@ import { NetlinkAbortError, NetlinkSocketError, SocketClosedError } from '../net
 import { forEachMessage } from '../netlink/message.ts';
 import { bpf, encodeBpf, type BpfInstruction } from '../netlink/bpf.ts';
 import { NetlinkSocket } from '../netlink/socket.ts';
+import { Turns } from '../system/turns.ts';
 import { decodeEntry } from './codec.ts';
 import { CTA_ZONE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK } from './constants.ts';
 import type { ConntrackEntry } from './entry.ts';
@@ -134,6 +135,7 @@ export class EventStream implements AsyncIterableIterator<ConntrackEvent> {
   readonly #stop = new AbortController();
   readonly #signal: AbortSignal;
   readonly #pending: ConntrackEvent[] = [];
+  readonly #turns = new Turns();
   #turn: Promise<unknown> = Promise.resolve();
 
   /** True when the kernel filters the zone too (a socket filter is attached). */
@@ -159,6 +161,10 @@ export class EventStream implements AsyncIterableIterator<ConntrackEvent> {
     for (;;) {
       const queued = this.#pending.shift();
       if (queued) return { value: queued, done: false };
+      if (this.#socket.closed || this.#signal.aborted) return this.#end();
+      // While events are queued, each receive resolves at once and a consumer's loop would run as
+      // microtasks alone: the event loop gets a turn every few milliseconds.
+      await this.#turns.take();
       if (this.#socket.closed || this.#signal.aborted) return this.#end();
       let datagram: Buffer;
       try {

@@ -6,13 +6,10 @@
 import { ValidationError } from '../errors.ts';
 import { align4, writePadded } from './attributes.ts';
 import { ERRNO, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE } from './constants.ts';
-import { setImmediate as turn } from 'node:timers/promises';
+import { Turns } from '../system/turns.ts';
 import { NetlinkAbortError, NetlinkErrnoError, NetlinkTimeoutError, SocketBusyError } from './errors.ts';
 import { decodeDone, decodeError, type ExtAck, forEachMessage, type NetlinkMessage } from './message.ts';
 import { NetlinkSocket, type NetlinkSocketOptions, type RecvOptions } from './socket.ts';
-
-/** Work on queued answers this long at most before the event loop gets a turn. */
-const TURN_EVERY_MS = 5;
 
 /** What every operation takes: the caller's AbortSignal. */
 export interface OperationOptions {
@@ -85,7 +82,7 @@ export class NetlinkConnection implements Disposable {
   #dumpSeq: number | undefined;
   /** The operation in progress; the next one starts after it. */
   #busy: Promise<void> = Promise.resolve();
-  #lastTurn = performance.now();
+  readonly #turns = new Turns();
 
   constructor(socket: NetlinkSocket) {
     this.socket = socket;
@@ -343,13 +340,10 @@ export class NetlinkConnection implements Disposable {
 
   /**
    * One datagram; a receive timeout is rethrown saying what was awaited (`what(timeoutMs)`).
-   * Every TURN_EVERY_MS of work on queued answers, the event loop gets a turn first.
+   * Every few milliseconds of work on queued answers, the event loop gets a turn first (Turns).
    */
   async #recv(options: RecvOptions, what: (timeoutMs: number) => string): Promise<Buffer> {
-    if (performance.now() - this.#lastTurn > TURN_EVERY_MS) {
-      await turn();
-      this.#lastTurn = performance.now();
-    }
+    await this.#turns.take();
     const queued = this.socket.tryRecv();
     if (queued) return queued;
     try {
@@ -358,7 +352,7 @@ export class NetlinkConnection implements Disposable {
       if (error instanceof NetlinkTimeoutError) throw new NetlinkTimeoutError(what(error.timeoutMs), error.timeoutMs, { cause: error });
       throw error;
     } finally {
-      this.#lastTurn = performance.now();
+      this.#turns.reset();
     }
   }
 
