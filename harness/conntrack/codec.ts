@@ -350,11 +350,22 @@ export function decodeTuple(buf: Buffer, outer: NestTable, type: number, family:
   return protoNum;
 }
 
-export function decodeStatus(bits: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < C.STATUS_BITS.length; i++) if (bits & (1 << i)) out.push(C.STATUS_BITS[i]!);
-  return out;
+/**
+ * The flag names of a status word. A table holds few distinct words, so each list is made once and
+ * shared (frozen): 100,000 listed entries then cost a handful of arrays, not 100,000.
+ */
+export function decodeStatus(bits: number): readonly string[] {
+  let names = STATUS_NAMES.get(bits);
+  if (names === undefined) {
+    const out: string[] = [];
+    for (let i = 0; i < C.STATUS_BITS.length; i++) if (bits & (1 << i)) out.push(C.STATUS_BITS[i]!);
+    names = Object.freeze(out);
+    if (STATUS_NAMES.size < 4096) STATUS_NAMES.set(bits, names);
+  }
+  return names;
 }
+
+const STATUS_NAMES = new Map<number, readonly string[]>();
 
 function decodeState(buf: Buffer, protocol: Protocol, at: number): string | undefined {
   const table = STATE_TABLES[protocol];
@@ -415,11 +426,12 @@ export function decodeEntry(msg: NetlinkMessage): ConntrackEntry {
   if (!family) throw new NetlinkDecodeError(`conntrack entry of address family ${nfgen.family}`, at);
   const t = CTA;
   t.scan(buf, msg.nfAttrsStart, msg.end);
-  const orig = { src: '', dst: '' } as ConntrackTuple;
-  const protocol = protocolOf(decodeTuple(buf, t, C.CTA_TUPLE_ORIG, family, orig, at));
+  // Decoded in place (no tuple object to copy from), keys in the model's order.
+  const entry = { family, protocol: 0, src: '', dst: '' } as ConntrackEntry;
+  entry.protocol = protocolOf(decodeTuple(buf, t, C.CTA_TUPLE_ORIG, family, entry, at));
   const origZone = ZONE[0]!;
-  const zone = t.has(C.CTA_ZONE) ? t.be16(buf, C.CTA_ZONE, at) : 0;
-  const entry: ConntrackEntry = { family, protocol, ...orig, zone };
+  entry.zone = t.has(C.CTA_ZONE) ? t.be16(buf, C.CTA_ZONE, at) : 0;
+  const protocol = entry.protocol;
   if (origZone >= 0) entry.origZone = origZone;
   if (t.has(C.CTA_TUPLE_REPLY)) {
     const reply = { src: '', dst: '' } as ConntrackTuple;

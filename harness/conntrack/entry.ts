@@ -107,7 +107,7 @@ export interface ConntrackEntry extends ConntrackKey {
   timeout?: number;
   mark?: number;
   /** Status flag names, e.g. `SEEN_REPLY`, `ASSURED`, `CONFIRMED`. */
-  status?: string[];
+  status?: readonly string[];
   /** TCP (and SCTP/DCCP) state name, e.g. `ESTABLISHED`. */
   tcpState?: string;
   /** Kernel id of the entry (conntrack -o id). */

@@ -14,8 +14,9 @@ export const TEST_VM_USAGE = `usage: npm run test:vm -- --kernel ${Object.keys(V
 
 Boots that Debian kernel (${Object.entries(VM_KERNELS).map(([k, r]) => `${k}: ${r}`).join(', ')}) under qemu, with this machine's
 root read-only over 9p, and runs vitest in this repository as root inside it.
-Without vitest args it runs the smoke selection: the seed suite, kernel-behaviour, events,
-the UDP and ICMPv6 generic suites and the bulk suite at 1,000 entries.
+Without vitest args it runs the smoke selection: the seed suite, kernel-behaviour, events (its
+flood at 10,000), the events of real traffic, the UDP and ICMPv6 generic suites and the bulk
+suite at 1,000 entries.
 
 options:
   --kernel K             ${Object.keys(VM_KERNELS).join(', ')} (required)
@@ -80,7 +81,7 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
  * and seed variants (it touches no other test of those files, nor any test of the other files).
  */
 export function smokeSelection(repoDir: string): { vitestArgs: string[]; env: Record<string, string> } {
-  const files = ['seed', 'kernel-behaviour', 'events', 'protocols', 'bulk']
+  const files = ['seed', 'kernel-behaviour', 'events', 'traffic-events', 'protocols', 'bulk']
     .map((f) => `suites/kernel/${f}.test.ts`)
     .filter((f) => existsSync(join(repoDir, f)));
   const left = PROTOCOL_SPECS.flatMap((s) => s.families.map((f) => `${s.name} ${f}`)).filter((n) => !SMOKE_GENERIC.includes(n));

@@ -2,36 +2,16 @@
 // changed and deleted in the watched zone, none of the neighbour zone's; the types asked for only;
 // one overflow when the kernel drops events, and the stream going on after it; an abort ending it.
 import { Conntrack } from '../../harness/conntrack/client.ts';
-import type { ConntrackEvent, EventStream } from '../../harness/conntrack/events.ts';
+import type { ConntrackEvent } from '../../harness/conntrack/events.ts';
 import { keyString, normalizeKey, type ConntrackEntry, type EntryInput } from '../../harness/conntrack/entry.ts';
 import { describe, expect, test } from '../../harness/fixtures/index.ts';
 import { writeSysctl } from '../../harness/system/topology.ts';
 import { BULK_ENTRIES, bulk } from '../support/bulk.ts';
 import { codeOf, codeOfAsync } from '../support/codes.ts';
+import { keysOf, reader } from '../support/events.ts';
 
 function samples(zone: number, n: number, base = 1000): EntryInput[] {
   return Array.from({ length: n }, (_, i) => ({ protocol: 'udp', src: '10.50.0.1', dst: '10.50.0.2', sport: base + i, dport: 53, zone }));
-}
-
-/**
- * A reader of `events`: each call reads until `until` holds for what it read, or `ms` passed. A
- * next() still waiting when time is up is kept for the following call, so no event is lost to it.
- */
-function reader(events: EventStream) {
-  let waiting: Promise<IteratorResult<ConntrackEvent, undefined>> | undefined;
-  return async (until: (seen: ConntrackEvent[]) => boolean, ms = 10_000): Promise<ConntrackEvent[]> => {
-    const seen: ConntrackEvent[] = [];
-    const deadline = Date.now() + ms;
-    while (!until(seen) && Date.now() < deadline) {
-      waiting ??= events.next();
-      const step = await Promise.race([waiting, new Promise<'late'>((r) => setTimeout(() => r('late'), Math.max(1, deadline - Date.now())))]);
-      if (step === 'late') break;
-      waiting = undefined;
-      if (step.done) break;
-      seen.push(step.value);
-    }
-    return seen;
-  };
 }
 
 const EVENTS_SYSCTL = 'net.netfilter.nf_conntrack_events';
@@ -40,9 +20,6 @@ const EVENTS_SYSCTL = 'net.netfilter.nf_conntrack_events';
 const comparable = (entries: readonly ConntrackEntry[]) => entries
   .map((e) => `${keyString(e)} mark=${e.mark ?? 0} status=${(e.status ?? []).join(',')} state=${e.tcpState ?? ''}`)
   .sort();
-
-const keysOf = (seen: ConntrackEvent[], type: string) =>
-  seen.flatMap((e) => (e.type === type && 'entry' in e ? [keyString(e.entry)] : [])).sort();
 
 describe('events', () => {
   test('new, update and destroy of exactly the watched zone\'s entries, in order per entry', async ({ client, zone, neighbourZone }) => {

@@ -158,10 +158,10 @@ describe('NAT, directional zones, explicit reply tuples', () => {
     await client.create([snat, dnat]);
     const s = await client.get(snat);
     expect(s?.reply).toEqual({ src: '10.8.0.2', dst: '10.8.9.9', sport: 53, dport: 6000 });
-    expect(s?.status?.sort()).toEqual(['CONFIRMED', 'DST_NAT_DONE', 'SRC_NAT', 'SRC_NAT_DONE']);
+    expect([...(s?.status ?? [])].sort()).toEqual(['CONFIRMED', 'DST_NAT_DONE', 'SRC_NAT', 'SRC_NAT_DONE']);
     const d = await client.get(dnat);
     expect(d?.reply).toEqual({ src: '2001:db8:8::80', dst: '2001:db8:8::1', sport: 8080, dport: 5001 });
-    expect(d?.status?.sort()).toEqual(['CONFIRMED', 'DST_NAT', 'DST_NAT_DONE', 'SRC_NAT_DONE']);
+    expect([...(d?.status ?? [])].sort()).toEqual(['CONFIRMED', 'DST_NAT', 'DST_NAT_DONE', 'SRC_NAT_DONE']);
     for (const [mine, nat] of [[s, 'src'], [d, 'dst']] as const) {
       const listed = await oracle.list({ zone, nat });
       expect(listed.map((e) => e.reply), `conntrack -L --${nat}-nat`).toEqual([mine?.reply]);

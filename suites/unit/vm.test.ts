@@ -60,7 +60,7 @@ describe('npm run test:vm arguments', () => {
 
   test('the smoke selection: whole files; only the UDP/IPv4 and ICMPv6 generic suites and one seed variant; 1,000 bulk entries', () => {
     const { vitestArgs, env } = smokeSelection(root);
-    expect(vitestArgs).toEqual(expect.arrayContaining(['suites/kernel/seed.test.ts', 'suites/kernel/kernel-behaviour.test.ts', 'suites/kernel/events.test.ts', 'suites/kernel/protocols.test.ts', 'suites/kernel/bulk.test.ts', '-t']));
+    expect(vitestArgs).toEqual(expect.arrayContaining(['suites/kernel/seed.test.ts', 'suites/kernel/kernel-behaviour.test.ts', 'suites/kernel/events.test.ts', 'suites/kernel/traffic-events.test.ts', 'suites/kernel/protocols.test.ts', 'suites/kernel/bulk.test.ts', '-t']));
     expect(env).toEqual({ CTH_BULK_ENTRIES: '1000' });
     const pattern = new RegExp(vitestArgs[vitestArgs.indexOf('-t') + 1]!);
     for (const kept of ['udp ipv4 [client] lists exactly what was created', 'icmpv6 ipv6 [client] deletes all of them',
