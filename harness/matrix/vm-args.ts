@@ -66,7 +66,7 @@ export function parseTestVmArgs(args: readonly string[]): TestVmCommand {
 }
 
 /**
- * The smoke's share of the parametrised suites, trimmed to stay under 5 minutes under TCG (a test
+ * The smoke's share of the parametrised suites, trimmed to take 4-6 minutes under TCG (a test
  * takes 4-8 s there): the generic suites of UDP over IPv4 and ICMPv6 (each `<protocol> <family> [`),
  * and the seed suite's variant that lists and deletes with the client what the oracle created.
  */
