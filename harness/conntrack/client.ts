@@ -162,23 +162,53 @@ function entryList(entries: unknown, what: string): readonly EntryInput[] {
  * entry is a repeat when its id and tuple hash were both seen.
  */
 export class RepeatFilter {
-  // The first entry of each id keeps its tuple hash here; later ones with the same id (rare) go
-  // to `shared` as "id:hash".
-  readonly #first = new Map<number, number>();
-  readonly #shared = new Set<string>();
+  // An open-addressing set of (id, tuple hash) pairs in typed arrays: 9 bytes a slot, no object per
+  // entry (a Map of 100,000 ids kept 5 MB of boxed numbers alive during a dump).
+  #ids = new Uint32Array(1024);
+  #hashes = new Uint32Array(1024);
+  #used = new Uint8Array(1024);
+  #size = 0;
 
+  /** True when this id and tuple hash were both seen before; remembers them otherwise. */
   isRepeat(id: number, tupleHash: number): boolean {
-    const earlier = this.#first.get(id);
-    if (earlier === undefined) {
-      this.#first.set(id, tupleHash);
-      return false;
+    if (this.#size * 2 >= this.#used.length) this.#grow();
+    const mask = this.#used.length - 1;
+    let i = slotOf(id, tupleHash, mask);
+    while (this.#used[i] === 1) {
+      if (this.#ids[i] === id && this.#hashes[i] === tupleHash) return true;
+      i = (i + 1) & mask;
     }
-    if (earlier === tupleHash) return true;
-    const key = `${id}:${tupleHash}`;
-    if (this.#shared.has(key)) return true;
-    this.#shared.add(key);
+    this.#put(i, id, tupleHash);
     return false;
   }
+
+  #put(i: number, id: number, tupleHash: number): void {
+    this.#used[i] = 1;
+    this.#ids[i] = id;
+    this.#hashes[i] = tupleHash;
+    this.#size++;
+  }
+
+  #grow(): void {
+    const ids = this.#ids;
+    const hashes = this.#hashes;
+    const used = this.#used;
+    const n = used.length * 2;
+    this.#ids = new Uint32Array(n);
+    this.#hashes = new Uint32Array(n);
+    this.#used = new Uint8Array(n);
+    this.#size = 0;
+    for (let j = 0; j < used.length; j++) {
+      if (used[j] !== 1) continue;
+      let i = slotOf(ids[j]!, hashes[j]!, n - 1);
+      while (this.#used[i] === 1) i = (i + 1) & (n - 1);
+      this.#put(i, ids[j]!, hashes[j]!);
+    }
+  }
+}
+
+function slotOf(id: number, tupleHash: number, mask: number): number {
+  return (Math.imul(id ^ Math.imul(tupleHash, 0x9e3779b1), 0x85ebca6b) >>> 0) & mask;
 }
 
 /** What the kernel is asked to filter, given what it can (the rest is only filtered here). */

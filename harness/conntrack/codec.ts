@@ -311,9 +311,30 @@ export function encodeStatsRequest(seq: number, perCpu: boolean, w: MessageWrite
 // attributes as offsets and values are read straight from the datagram. Not re-entrant; everything
 // here is synchronous.
 
+/**
+ * The text of the address at `o`. Addresses repeat (an entry's reply tuple holds its original
+ * addresses swapped, and many entries share a server), so the text of recent ones is kept in a small
+ * direct-mapped cache and shared: at 100,000 entries that saves a string per address seen again.
+ */
 function address(buf: Buffer, o: number, family: Family): string {
-  return family === 'ipv4' ? `${buf[o]}.${buf[o + 1]}.${buf[o + 2]}.${buf[o + 3]}` : bytesToAddress(buf.subarray(o, o + 16));
+  const len = family === 'ipv4' ? 4 : 16;
+  let h = len;
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ buf[o + i]!, 0x01000193);
+  const slot = (h >>> 0) & (ADDRESS_SLOTS - 1);
+  const held = ADDRESS_BYTES.subarray(slot * 16, slot * 16 + len);
+  const text = ADDRESS_TEXT[slot];
+  if (text !== undefined && ADDRESS_LEN[slot] === len && buf.compare(held, 0, len, o, o + len) === 0) return text;
+  const made = len === 4 ? `${buf[o]}.${buf[o + 1]}.${buf[o + 2]}.${buf[o + 3]}` : bytesToAddress(buf.subarray(o, o + 16));
+  buf.copy(ADDRESS_BYTES, slot * 16, o, o + len);
+  ADDRESS_LEN[slot] = len;
+  ADDRESS_TEXT[slot] = made;
+  return made;
 }
+
+const ADDRESS_SLOTS = 256;
+const ADDRESS_BYTES = Buffer.alloc(ADDRESS_SLOTS * 16);
+const ADDRESS_LEN = new Uint8Array(ADDRESS_SLOTS);
+const ADDRESS_TEXT: (string | undefined)[] = new Array<string | undefined>(ADDRESS_SLOTS).fill(undefined);
 
 function required(table: NestTable | undefined, outer: NestTable, type: number, at: number): NestTable {
   if (!table) throw new NetlinkDecodeError(`${outer.name} without ${outer.defs[type]?.name ?? `attribute ${type}`}`, at);
