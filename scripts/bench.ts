@@ -5,9 +5,11 @@
 // entries (`conntrack -U` takes no zone option, and fails beyond ~255 entries per process, so the
 // CLI runs one -U per 128). Prints medians and client/CLI ratios; writes JSON.
 import { execa } from 'execa';
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { build as esbuild } from 'esbuild';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Conntrack } from '../harness/conntrack/client.ts';
@@ -17,6 +19,7 @@ import { ConntrackCli } from '../harness/conntrack/oracle.ts';
 import { effectiveArgv } from '../harness/system/execute.ts';
 import { Netns } from '../harness/system/netns.ts';
 import { conntrackBinary } from '../harness/system/prerequisites.ts';
+import { childrenCpuMs } from './rusage.ts';
 
 const { values } = parseArgs({
   options: {
@@ -68,6 +71,13 @@ interface Row {
   ratio: number;
   /** The longest gap of a 1 ms timer in the bench process while the client did this (any rep). */
   clientGapMs: number;
+  /** System (kernel) time of the CLI process (median): how close a client can get. */
+  cliSysMs: number;
+  /** The client's own system time for the operation (median). */
+  clientSysMs: number;
+  /** The operation as the first call of a fresh, compiled process (list and dump-and-delete). */
+  clientColdMs?: number;
+  coldRatio?: number;
 }
 
 /** Marks 0x1xx and 0x2xx alternate in pairs, so MARK_MATCH selects half of the udp and half of the tcp entries. */
@@ -115,6 +125,17 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
+/** System time (ms) of the last `timeCli` run's children, and of this process in the last `timeClient`. */
+let lastSysMs = 0;
+
+/** Times a CLI run (wall) and keeps its children's system time in `lastSysMs`. */
+async function timeCli(fn: () => Promise<unknown>): Promise<number> {
+  const before = childrenCpuMs();
+  const ms = await time(fn);
+  lastSysMs = childrenCpuMs().sysMs - before.sysMs;
+  return ms;
+}
+
 /** The longest gap (ms) of a 1 ms interval timer of this process while `fn` ran, per operation. */
 const gaps = new Map<string, number>();
 async function timeClient(op: string, size: number, fn: () => Promise<unknown>): Promise<number> {
@@ -125,9 +146,11 @@ async function timeClient(op: string, size: number, fn: () => Promise<unknown>):
     longest = Math.max(longest, now - tick);
     tick = now;
   }, 1);
+  const sysBefore = process.resourceUsage().systemCPUTime;
   try {
     return await time(fn);
   } finally {
+    lastSysMs = (process.resourceUsage().systemCPUTime - sysBefore) / 1000;
     clearInterval(timer);
     longest = Math.max(longest, performance.now() - tick);
     const key = `${size} ${op}`;
@@ -295,14 +318,76 @@ async function cliUpdateBatch(netns: string, args: string[]): Promise<{ updated:
   }
 }
 
-/** Peak RSS of a separate process that lists the zone with the client (so the bench's own memory does not count). */
-async function listPeakRss(netns: string, zone: number, mode: 'list' | 'stream'): Promise<{ mode: string; peakRssMb: number; entries: number }> {
-  const child = resolve(dirname(new URL(import.meta.url).pathname), 'bench-list-child.ts');
-  const { stdout } = await execa('npx', ['tsx', child, netns, String(zone), mode], { timeout: 120_000 });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as { mode: string; peakRssMb: number; entries: number };
+/**
+ * scripts/bench-child.ts compiled once (esbuild, for Node 20) and run with plain node, as a user
+ * of the package would run it: no TypeScript loader in the process, its time or its memory.
+ */
+// Inside node_modules, so that the bundle's `import 'koffi'` resolves to this repository's koffi.
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const childDir = mkdtempSync(join(REPO, 'node_modules', '.cth-bench-'));
+const childScript = join(childDir, 'bench-child.mjs');
+process.once('exit', () => rmSync(childDir, { recursive: true, force: true }));
+await esbuild({
+  entryPoints: [join(REPO, 'scripts', 'bench-child.ts')], bundle: true, platform: 'node',
+  format: 'esm', target: 'node20', external: ['koffi'], outfile: childScript, logLevel: 'warning',
+});
+
+/** One client operation as the first call of a fresh compiled process: its time and peak RSS. */
+async function runChild(netns: string, zone: number, mode: 'list' | 'stream' | 'dump-delete'): Promise<{ mode: string; ms: number; peakRssMb: number; entries: number }> {
+  const { stdout } = await execa(process.execPath, [childScript, netns, String(zone), mode], { timeout: 120_000 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as { mode: string; ms: number; peakRssMb: number; entries: number };
+}
+
+const fmt = (ms: number) => (!Number.isFinite(ms) ? '-' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+const OP_WIDTH = 42;
+
+/** Prints the rows of one size as soon as they are measured (the header before the first). */
+function printRows(block: readonly Row[], first: boolean): void {
+  if (first) {
+    console.log(`\nconntrack-harness bench (medians of ${REPS} runs; 100,000: of ${Math.min(REPS, 2)}), Linux ${release()}, ${conntrackBinary()}`);
+    console.log('warm: the client after one untimed pass in this process; cold: the first call of a fresh compiled process;');
+    console.log('CLI sys: the CLI process\'s system (kernel) time; client sys: the client\'s own; gap: the longest 1 ms timer gap meanwhile');
+    console.log(`size     ${'operation'.padEnd(OP_WIDTH)} client warm  client cold          CLI   CLI sys  client sys  warm ratio  cold ratio        gap`);
+  }
+  for (const r of block) {
+    console.log(`${String(r.size).padEnd(8)} ${r.operation.padEnd(OP_WIDTH)} ${fmt(r.clientMs).padStart(11)} ${fmt(r.clientColdMs ?? NaN).padStart(12)} ${fmt(r.cliMs).padStart(12)} ${fmt(r.cliSysMs).padStart(9)} ${fmt(r.clientSysMs).padStart(11)} ${r.ratio.toFixed(3).padStart(11)} ${(r.coldRatio === undefined ? '-' : r.coldRatio.toFixed(3)).padStart(11)} ${fmt(r.clientGapMs).padStart(10)}`);
+  }
 }
 
 const rows: Row[] = [];
+
+/** "delete N known tuples": the client against the seed system's way (scripts/bench-peer-nfct.py). */
+interface PeerRow {
+  size: number;
+  clientMs: number;
+  /** The Python process, start to exit, as its users run it. */
+  peerProcessMs: number;
+  /** Its loop of nfct_query calls alone. */
+  peerLoopMs: number;
+  ratio: number;
+}
+const peerRows: PeerRow[] = [];
+const PEER = join(REPO, 'scripts', 'bench-peer-nfct.py');
+
+/** Why the Python peer cannot run here, or undefined when it can (python3 and libnetfilter-conntrack3). */
+async function peerMissing(): Promise<string | undefined> {
+  const r = await execa('python3', [PEER, '--probe'], { reject: false, timeout: 30_000 });
+  return r.exitCode === 0 ? undefined : `python3 ${PEER} --probe: ${r.failed && r.code === 'ENOENT' ? 'no python3' : String(r.stderr).trim().split('\n').pop()}`;
+}
+const peerAbsent = await peerMissing();
+
+/** The peer deletes `entries` (known tuples) inside `netns`; throws unless it deleted all of them. */
+async function runPeer(netns: string, entries: readonly EntryInput[]): Promise<{ processMs: number; loopMs: number }> {
+  const file = join(childDir, 'peer-entries.txt');
+  writeFileSync(file, entries.map((e) => `${e.src.includes(':') ? 'ipv6' : 'ipv4'} ${e.protocol} ${e.src} ${e.dst} ${e.sport} ${e.dport} ${e.zone}`).join('\n'));
+  const [cmd, ...args] = effectiveArgv(['python3', PEER, file], { netns, runAsRoot: true });
+  const t0 = performance.now();
+  const { stdout } = await execa(cmd!, args, { timeout: CLI_TIMEOUT_MS });
+  const processMs = performance.now() - t0;
+  const r = JSON.parse(stdout.trim().split('\n').pop()!) as { deleted: number; failed: number; firstError: string | null; ms: number };
+  if (r.deleted !== entries.length) throw new Error(`bench: the nfct peer deleted ${r.deleted} of ${entries.length} (first error: ${r.firstError})`);
+  return { processMs, loopMs: r.ms };
+}
 const memory: Array<{ size: number; mode: string; peakRssMb: number; entries: number }> = [];
 const updateRetries: Array<{ size: number; processes: number; retries: number }> = [];
 const updateSkipped: number[] = [];
@@ -320,20 +405,23 @@ for (const n of SIZES) {
   const filtered: ConntrackFilter = { zone: ZONE, mark: MARK_MATCH };
   const filteredArgs = ['-L', ...ConntrackCli.filterArgs(filtered)]; // -L -w 100 -m 256/3840
   const halfN = mine.filter((e) => matchesMark(e.mark!)).length;
-  const samples: Record<string, { client: number[]; cli: number[] }> = {};
+  const samples: Record<string, { client: number[]; cli: number[]; clientSys: number[]; cliSys: number[] }> = {};
+  /** Records one timing, with the system time of the run just timed. */
   const record = (op: string, side: 'client' | 'cli', ms: number) => {
-    (samples[op] ??= { client: [], cli: [] })[side].push(ms);
+    const s = (samples[op] ??= { client: [], cli: [], clientSys: [], cliSys: [] });
+    s[side].push(ms);
+    s[side === 'client' ? 'clientSys' : 'cliSys'].push(lastSysMs);
   };
   const reps = n >= 100_000 ? Math.max(1, Math.min(REPS, 2)) : REPS;
   for (let rep = 0; rep < reps; rep++) {
     // create: conntrack -R from a file vs the client's batch
-    record('create', 'cli', await time(() => cli.createMany(mine)));
+    record('create', 'cli', await timeCli(() => cli.createMany(mine)));
     await expectCount(ct, ZONE, n, 'after conntrack -R');
     // list the zone (the CLI's output discarded, as its users' would be)
-    record(LIST, 'cli', await time(() => cliQuiet(ns.name, ['-L', '-w', String(ZONE)])));
+    record(LIST, 'cli', await timeCli(() => cliQuiet(ns.name, ['-L', '-w', String(ZONE)])));
     record(LIST, 'client', await timeClient(LIST, n, () => ct.list({ zone: ZONE })));
     // list the zone through a mark/mask filter (half of it matches, and as many in the neighbour zone)
-    record(FILTERED_LIST, 'cli', await time(() => cliQuiet(ns.name, filteredArgs)));
+    record(FILTERED_LIST, 'cli', await timeCli(() => cliQuiet(ns.name, filteredArgs)));
     let listed = 0;
     record(FILTERED_LIST, 'client', await timeClient(FILTERED_LIST, n, async () => {
       listed = (await ct.list(filtered)).length;
@@ -342,7 +430,7 @@ for (const n of SIZES) {
     const shown = await cliQuiet(ns.name, filteredArgs, 'shown');
     if (shown !== halfN) throw new Error(`bench: conntrack ${filteredArgs.join(' ')} showed ${shown} entries, expected ${halfN}`);
     // dump and delete the zone: conntrack -D -w ZONE (output discarded) vs the client's list + delete
-    record(DUMP_DELETE, 'cli', await time(() => cliQuiet(ns.name, ['-D', '-w', String(ZONE)])));
+    record(DUMP_DELETE, 'cli', await timeCli(() => cliQuiet(ns.name, ['-D', '-w', String(ZONE)])));
     await expectCount(ct, ZONE, 0, 'after conntrack -D');
     record('create', 'client', await timeClient('create', n, () => ct.create(mine)));
     await expectCount(ct, ZONE, n, 'after client create');
@@ -374,7 +462,7 @@ for (const n of SIZES) {
       const cliMark = 0x1000 + 2 * rep;
       const clientMark = cliMark + 1;
       const cliRuns: Array<{ updated: number; retries: number }> = [];
-      record(UPDATE, 'cli', await time(async () => {
+      record(UPDATE, 'cli', await timeCli(async () => {
         for (let b = 0; b < batches; b++) cliRuns.push(await cliUpdateBatch(uns.name, [...updateArgs(b), '-m', String(cliMark)]));
       }));
       updateRetries.push({ size: n, processes: batches, retries: cliRuns.reduce((a, r) => a + r.retries, 0) });
@@ -400,24 +488,60 @@ for (const n of SIZES) {
   if (n === 1000) {
     // Neutron's old way: one conntrack -D process per entry (once; it is slow by nature).
     await ct.create(mine);
-    record('delete 1 process/entry', 'cli', await time(async () => {
+    record('delete 1 process/entry', 'cli', await timeCli(async () => {
       for (const e of mine) await cli.delete(e);
     }));
     await ct.create(mine);
     record('delete 1 process/entry', 'client', await timeClient('delete 1 process/entry', n, () => ct.delete(mine)));
   }
+  // Cold: the first call of a fresh compiled process (its peak RSS is the memory figure).
+  const cold: Record<string, number> = {};
+  await ct.create(mine);
+  const listed = await runChild(ns.name, ZONE, 'list');
+  cold[LIST] = listed.ms;
   if (n >= 100_000) {
-    await ct.create(mine);
-    memory.push({ size: n, ...(await listPeakRss(ns.name, ZONE, 'list')) });
-    memory.push({ size: n, ...(await listPeakRss(ns.name, ZONE, 'stream')) });
-    await ct.flush({ zone: ZONE });
+    memory.push({ size: n, ...listed });
+    memory.push({ size: n, ...(await runChild(ns.name, ZONE, 'stream')) });
+  }
+  const dumped = await runChild(ns.name, ZONE, 'dump-delete');
+  if (dumped.entries !== n) throw new Error(`bench: the cold dump-and-delete deleted ${dumped.entries} of ${n}`);
+  cold[DUMP_DELETE] = dumped.ms;
+  await expectCount(ct, ZONE, 0, 'after the cold dump-and-delete');
+  const peerLines: string[] = [];
+  if (!peerAbsent) {
+    const client: number[] = [];
+    const peer: Array<{ processMs: number; loopMs: number }> = [];
+    for (let rep = 0; rep < reps; rep++) {
+      await ct.create(mine);
+      client.push(await timeClient('delete N known tuples', n, () => ct.delete(mine)));
+      await expectCount(ct, ZONE, 0, 'after the client deleted the known tuples');
+      await ct.create(mine);
+      peer.push(await runPeer(ns.name, mine));
+      await expectCount(ct, ZONE, 0, 'after the nfct peer deleted the known tuples');
+    }
+    const row = { size: n, clientMs: median(client), peerProcessMs: median(peer.map((p) => p.processMs)), peerLoopMs: median(peer.map((p) => p.loopMs)), ratio: 0 };
+    row.ratio = row.clientMs / row.peerLoopMs;
+    peerRows.push(row);
+    peerLines.push(`${String(n).padEnd(8)} ${'delete N known tuples (vs the seed\'s nfct_query per entry)'.padEnd(OP_WIDTH)} ${fmt(row.clientMs).padStart(11)}   peer ${fmt(row.peerLoopMs)} (process ${fmt(row.peerProcessMs)}), client/peer ${row.ratio.toFixed(3)}`);
   }
   await expectCount(ct, NEIGHBOUR, n, 'at the end');
+  const block: Row[] = [];
   for (const [operation, s] of Object.entries(samples)) {
     const clientMs = median(s.client);
     const cliMs = median(s.cli);
-    rows.push({ size: n, operation, clientMs, cliMs, ratio: clientMs / cliMs, clientGapMs: gaps.get(`${n} ${operation}`) ?? NaN });
+    const row: Row = {
+      size: n, operation, clientMs, cliMs, ratio: clientMs / cliMs, clientGapMs: gaps.get(`${n} ${operation}`) ?? NaN,
+      cliSysMs: median(s.cliSys), clientSysMs: median(s.clientSys),
+    };
+    if (cold[operation] !== undefined) {
+      row.clientColdMs = cold[operation];
+      row.coldRatio = cold[operation]! / cliMs;
+    }
+    block.push(row);
   }
+  rows.push(...block);
+  printRows(block, rows.length === block.length);
+  for (const line of peerLines) console.log(line);
 }
 
 // Events: the same burst heard by the client and by conntrack -E, each a process of its own.
@@ -430,13 +554,6 @@ for (const n of SIZES) {
   }
 }
 
-const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
-console.log(`\nconntrack-harness bench (medians of ${REPS} runs; 100,000: of ${Math.min(REPS, 2)}), Linux ${(await import('node:os')).release()}`);
-const opWidth = Math.max(24, ...rows.map((r) => r.operation.length));
-console.log(`size     ${'operation'.padEnd(opWidth)}     client   conntrack CLI   client/CLI   client's longest timer gap`);
-for (const r of rows) {
-  console.log(`${String(r.size).padEnd(8)} ${r.operation.padEnd(opWidth)} ${fmt(r.clientMs).padStart(10)} ${fmt(r.cliMs).padStart(15)} ${r.ratio.toFixed(3).padStart(12)} ${fmt(r.clientGapMs).padStart(12)}`);
-}
 console.log('\nevents: one burst of N creates (the client, one batch) heard by a listener process of its own');
 console.log('(a last event 0 ms after the burst: the listener kept up; the two processes\' clocks differ by about a millisecond)');
 console.log(`size     ${'listener'.padEnd(34)} received      lost  overflows    events/s  last event after the burst  listener's longest gap  creator's longest gap`);
@@ -445,6 +562,7 @@ for (const e of eventRows) {
 }
 console.log('conntrack -E -b: conntrack-tools 1.4.7 and 1.4.8 set the buffer on a socket of theirs that joins no group (strace: SO_RCVBUFFORCE on fd 3, events read from fd 4),');
 console.log('so their events socket keeps the default size (net.core.rmem_default) and the -b row loses like the default one; 1.4.6 sets it on the events socket.');
+if (peerAbsent) console.log(`the seed's approach (python3 + libnetfilter_conntrack) was not measured: ${peerAbsent}`);
 for (const m of memory) {
   console.log(`peak RSS of a process listing ${m.entries} entries with the client (${m.mode === 'list' ? 'list(): one array' : 'entries(): streamed'}): ${m.peakRssMb.toFixed(0)} MB`);
 }
@@ -458,5 +576,5 @@ const perEntry = rows.find((r) => r.operation === 'delete 1 process/entry');
 if (perEntry) console.log(`delete by tuple vs one conntrack -D per entry: ${(perEntry.cliMs / perEntry.clientMs).toFixed(0)}x faster`);
 console.log(`total ${fmt(performance.now() - started)}`);
 mkdirSync(dirname(values.out), { recursive: true });
-writeFileSync(values.out, `${JSON.stringify({ kernel: (await import('node:os')).release(), reps: REPS, rows, events: eventRows, memory, updateRetries, updateSkipped }, null, 2)}\n`);
+writeFileSync(values.out, `${JSON.stringify({ kernel: (await import('node:os')).release(), reps: REPS, rows, peer: peerRows, peerAbsent, events: eventRows, memory, updateRetries, updateSkipped }, null, 2)}\n`);
 console.log(`wrote ${values.out}`);

@@ -105,7 +105,8 @@ export class NetlinkConnection implements Disposable {
 
   /**
    * Sends messages (each with NLM_F_REQUEST|NLM_F_ACK and a unique seq), packing up to
-   * MAX_BATCH_BYTES per send, and returns one result per message, in input order.
+   * MAX_BATCH_BYTES per send, and returns one result per message, in input order. On the wire only
+   * the last message of a datagram keeps NLM_F_ACK (see #transact).
    */
   async transact(messages: readonly Uint8Array[], options: OperationOptions = {}): Promise<TransactResult[]> {
     this.#assertIdle('request');
@@ -141,17 +142,24 @@ export class NetlinkConnection implements Disposable {
       } else {
         const batch = (this.#batch ??= Buffer.allocUnsafeSlow(MAX_BATCH_BYTES));
         datagram = batch.subarray(0, writePadded(batch, 0, messages.slice(i, j)));
+        // Only the datagram's last message asks for an ACK on the wire: the kernel handles the
+        // messages in order and answers a failed one with its error whether asked or not, so the
+        // last ACK says every message before it without an error succeeded. One answer per
+        // datagram instead of one per message.
+        for (let at = 0, k = i; k < j - 1; at += align4(messages[k++]!.length)) {
+          batch.writeUInt16LE(batch.readUInt16LE(at + 6) & ~NLM_F_ACK, at + 6);
+        }
       }
       pending.clear();
       for (let k = i; k < j; k++) pending.set(seqs[k]!, k);
       this.socket.send(datagram);
-      await this.#awaitAcks(pending, results, seqs[i]!, options);
+      await this.#awaitAcks(pending, results, seqs[i]!, seqs[j - 1]!, options);
       i = j;
     }
     return results;
   }
 
-  async #awaitAcks(pending: Map<number, number>, results: TransactResult[], firstSeq: number, options: OperationOptions): Promise<void> {
+  async #awaitAcks(pending: Map<number, number>, results: TransactResult[], firstSeq: number, lastSeq: number, options: OperationOptions): Promise<void> {
     const visit = (msg: NetlinkMessage): void => {
       if (msg.type !== _NLMSG_ERROR) return;
       const index = pending.get(msg.seq);
@@ -159,6 +167,12 @@ export class NetlinkConnection implements Disposable {
       pending.delete(msg.seq);
       const reply = decodeError(msg);
       results[index] = reply.errno === 0 ? { seq: msg.seq } : { seq: msg.seq, error: stacklessErrnoError(reply.errno, msg.seq, reply.extAck) };
+      if (msg.seq === lastSeq) {
+        // The last message's answer comes after every earlier one's error: the rest succeeded.
+        for (const [seq, k] of pending) results[k] = { seq };
+        pending.clear();
+        return;
+      }
       // nfnetlink checks CAP_NET_ADMIN once per datagram: without it the whole datagram is refused
       // and only its first message is answered (EPERM). The rest will never be acknowledged.
       if (reply.errno === ERRNO.EPERM && msg.seq === firstSeq) {

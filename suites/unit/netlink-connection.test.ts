@@ -71,13 +71,17 @@ function ackFor(req: Buffer, offset: number, errno: number, text?: string): Buff
 }
 
 /** Acks each message; seq % 3 === 0 gets ENOENT with an ext ack; replies in shuffled datagrams with noise. */
+/**
+ * As the kernel does: the messages of a datagram in order, an error for every failed one (seq % 3
+ * === 0 fails), a success ACK only for those that ask (NLM_F_ACK); unrelated messages in between.
+ */
 function ackingKernel(request: Buffer): Buffer[] {
   const replies: Buffer[] = [encodeMessage({ type: 0x0100, flags: 0, seq: 999_999, payload: [] })]; // unrelated
   forEachMessage(request, (msg) => {
     replies.push(encodeNfMessage({ type: 0x0100, flags: 0, seq: msg.seq, family: 2, attrs: [] })); // an echo, ignored
-    replies.push(msg.seq % 3 === 0 ? ackFor(request, msg.offset, 2, 'no such entry') : ackFor(request, msg.offset, 0));
+    if (msg.seq % 3 === 0) replies.push(ackFor(request, msg.offset, 2, 'no such entry'));
+    else if ((msg.flags & NLM_F_ACK) !== 0) replies.push(ackFor(request, msg.offset, 0));
   });
-  replies.reverse();
   const out: Buffer[] = [];
   for (let i = 0; i < replies.length; i += 7) out.push(Buffer.concat(replies.slice(i, i + 7)));
   return out;
@@ -96,7 +100,18 @@ describe('NetlinkConnection.transact', () => {
     const total = messages.reduce((n, m) => n + m.length, 0);
     expect(fake.sends.length).toBe(Math.ceil(total / MAX_BATCH_BYTES));
     for (const s of fake.sends) expect(s.length).toBeLessThanOrEqual(MAX_BATCH_BYTES);
-    expect(Buffer.concat(fake.sends)).toEqual(Buffer.concat(messages));
+    // On the wire, only each send's last message asks for an ACK; the rest is unchanged.
+    const sent = fake.sends.flatMap((send) => {
+      const parts: Buffer[] = [];
+      forEachMessage(send, (msg) => { parts.push(Buffer.from(send.subarray(msg.offset, msg.offset + msg.length))); });
+      return parts.map((part, k) => ({ part, last: k === parts.length - 1 }));
+    });
+    expect(sent.length).toBe(messages.length);
+    sent.forEach(({ part, last }, i) => {
+      expect((part.readUInt16LE(6) & NLM_F_ACK) !== 0, `message ${i} asks for an ACK`).toBe(last);
+      part.writeUInt16LE(part.readUInt16LE(6) | NLM_F_ACK, 6);
+      expect(part.equals(messages[i]!.subarray(0, part.length))).toBe(true);
+    });
     results.forEach((r, i) => {
       const seq = messages[i]!.readUInt32LE(8);
       expect(r.seq).toBe(seq);
