@@ -5,7 +5,7 @@
 import { setImmediate } from 'node:timers/promises';
 
 /** Work this long at most between two turns. */
-export const TURN_EVERY_MS = 5;
+export const TURN_EVERY_MS = 2;
 
 /** Counts time since the last turn; `take()` yields one when it is due. */
 export class Turns {
