@@ -190,7 +190,7 @@ const burstOf = (n: number, base: number): EntryInput[] => Array.from({ length: 
  * users run it or as large as the client's. A sentinel entry proves the listener is subscribed (the
  * CLI says nothing when it is); the burst starts after it.
  */
-async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-8MiB'): Promise<EventRow> {
+async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-64MiB'): Promise<EventRow> {
   await using ns = await Netns.create();
   await using ct = await Conntrack.open({ netns: ns.name, timeoutMs: 120_000 });
   const burst = burstOf(n, 1000);
@@ -212,12 +212,12 @@ async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-8MiB'): P
     const burstAt = await create();
     const { stdout } = await child;
     const r = JSON.parse(stdout.trim().split('\n').pop()!) as { received: number; overflows: number; lastAt: number; maxGapMs: number };
-    return { size: n, listener: 'client (default 8 MiB)', received: r.received, lost: n - r.received, overflows: r.overflows,
+    return { size: n, listener: 'client (default 64 MiB)', received: r.received, lost: n - r.received, overflows: r.overflows,
       perSecond: r.received / ((r.lastAt - burstAt.start) / 1000), lagMs: r.lastAt - burstAt.end, maxGapMs: r.maxGapMs, creatorGapMs: creatorGap() };
   }
   const out = `${tmpdir()}/cth-bench-events-${process.pid}.txt`;
   writeFileSync(out, '');
-  const args = ['-E', '-e', 'NEW', '-o', 'id', '-w', String(EVENT_ZONE), ...(listener === 'cli-8MiB' ? ['-b', String(8 * 1024 * 1024)] : [])];
+  const args = ['-E', '-e', 'NEW', '-o', 'id', '-w', String(EVENT_ZONE), ...(listener === 'cli-64MiB' ? ['-b', String(64 * 1024 * 1024)] : [])];
   const [file, ...rest] = effectiveArgv([conntrackBinary(), ...args], { netns: ns.name, runAsRoot: true });
   const cli = execa(file!, rest, { stdin: 'ignore', stdout: { file: out }, stderr: 'pipe', env: { LC_ALL: 'C' }, timeout: 300_000, reject: false });
   try {
@@ -242,7 +242,7 @@ async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-8MiB'): P
     const shown = /(\d+) flow events have been shown/.exec(stderr);
     if (!shown) throw new Error(`bench: conntrack ${args.join(' ')} printed no count: ${stderr.slice(-300)}`);
     const received = Number(shown[1]) - 1; // the sentinel that showed
-    return { size: n, listener: `conntrack -E (${listener === 'cli' ? 'its default buffer' : '-b 8 MiB'})`, received, lost: n - received,
+    return { size: n, listener: `conntrack -E (${listener === 'cli' ? 'its default buffer' : '-b 64 MiB'})`, received, lost: n - received,
       overflows: stderr.split('hit ENOBUFS').length - 1, perSecond: received / ((last.at - burstAt.start) / 1000),
       lagMs: last.at - burstAt.end, creatorGapMs: creatorGap() };
   } finally {
@@ -547,7 +547,7 @@ for (const n of SIZES) {
 // Events: the same burst heard by the client and by conntrack -E, each a process of its own.
 const eventRows: EventRow[] = [];
 for (const n of SIZES) {
-  for (const listener of ['client', 'cli', 'cli-8MiB'] as const) {
+  for (const listener of ['client', 'cli', 'cli-64MiB'] as const) {
     const r = await eventBurst(n, listener);
     eventRows.push(r);
     console.log(`events ${n} ${r.listener}: ${r.received} received`);
