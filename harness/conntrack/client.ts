@@ -252,7 +252,7 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     this.netns = netns;
     this.#conn = conn;
     this.kernelFilters = Object.freeze(kernelFilters);
-    this.expectations = new Expectations(conn);
+    this.expectations = new Expectations(conn, netns);
   }
 
   /** Opens a ctnetlink socket inside `netns` (the thread switches in and back, synchronously). */

@@ -7,7 +7,7 @@
 import { ValidationError } from '../errors.ts';
 import { ERRNO, NETLINK_NETFILTER, NLM_F_CREATE, NLM_F_EXCL } from '../netlink/constants.ts';
 import { NetlinkAbortError, NetlinkSocketError, SocketClosedError } from '../netlink/errors.ts';
-import { forEachMessage } from '../netlink/message.ts';
+import { forEachMessage, type NetlinkMessage } from '../netlink/message.ts';
 import { bpf, encodeBpf, type BpfInstruction } from '../netlink/bpf.ts';
 import { NetlinkSocket } from '../netlink/socket.ts';
 import { Turns } from '../system/turns.ts';
@@ -19,8 +19,16 @@ import { compileFilter, normalizeFilter, type ConntrackFilter } from './filter.t
 export type EventType = 'new' | 'update' | 'destroy';
 export const EVENT_TYPES: readonly EventType[] = ['new', 'update', 'destroy'];
 
+/** The kernel dropped events: its queue for this socket was full (ENOBUFS). */
+export interface Overflow {
+  type: 'overflow';
+}
+
 /** An entry that appeared, changed or went away; or `overflow`: the kernel dropped events. */
-export type ConntrackEvent = { type: EventType; entry: ConntrackEntry } | { type: 'overflow' };
+export type ConntrackEvent = { type: EventType; entry: ConntrackEntry } | Overflow;
+
+/** Turns one received message into an event, or undefined for one to pass over. */
+export type EventDecoder<E> = (msg: NetlinkMessage) => E | undefined;
 
 export interface EventOptions {
   zone?: number;
@@ -56,15 +64,21 @@ interface CheckedEventOptions {
   bufferBytes: number;
 }
 
-/** Validates event options (throws a ValidationError before anything is opened). */
-export function checkEventOptions(options: EventOptions): CheckedEventOptions {
-  if (options === null || typeof options !== 'object') throw new ValidationError('ERR_INVALID_ARGUMENT', 'options', options, 'events() takes an options object');
+/**
+ * What every event stream's options share: an options object with known keys only, `types` a
+ * non-empty list of `allTypes`, an AbortSignal, a buffer size. Throws before anything is opened.
+ */
+export function checkStreamOptions<T extends string>(
+  options: { types?: readonly T[]; signal?: AbortSignal; bufferBytes?: number },
+  what: string, keys: ReadonlySet<string>, allTypes: readonly T[],
+): { types: T[]; signal: AbortSignal | undefined; bufferBytes: number } {
+  if (options === null || typeof options !== 'object') throw new ValidationError('ERR_INVALID_ARGUMENT', 'options', options, `${what} takes an options object`);
   for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) throw new ValidationError('ERR_UNKNOWN_FILTER_KEY', key, (options as Record<string, unknown>)[key], `events() has no option ${JSON.stringify(key)} (${[...OPTION_KEYS].join(', ')})`);
+    if (!keys.has(key)) throw new ValidationError('ERR_UNKNOWN_FILTER_KEY', key, (options as Record<string, unknown>)[key], `${what} has no option ${JSON.stringify(key)} (${[...keys].join(', ')})`);
   }
-  const types = options.types ?? EVENT_TYPES;
-  if (!Array.isArray(types) || types.length === 0 || types.some((t) => !EVENT_TYPES.includes(t))) {
-    throw new ValidationError('ERR_INVALID_ARGUMENT', 'types', types, `types is a non-empty list of ${EVENT_TYPES.join(', ')}`);
+  const types = options.types ?? allTypes;
+  if (!Array.isArray(types) || types.length === 0 || types.some((t) => !allTypes.includes(t))) {
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'types', types, `types is a non-empty list of ${allTypes.join(', ')}`);
   }
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new ValidationError('ERR_INVALID_ARGUMENT', 'signal', options.signal, 'signal must be an AbortSignal');
@@ -73,6 +87,20 @@ export function checkEventOptions(options: EventOptions): CheckedEventOptions {
   if (!Number.isInteger(bufferBytes) || bufferBytes < 1024 || bufferBytes > 2 ** 30) {
     throw new ValidationError('ERR_INVALID_ARGUMENT', 'bufferBytes', options.bufferBytes, 'bufferBytes must be an integer from 1024 to 2^30');
   }
+  return { types: [...new Set(types)], signal: options.signal, bufferBytes };
+}
+
+/** A netlink socket in `netns` joined to `groups` (subscribed on return), for one event stream. */
+export function openEventSocket(netns: string, groups: readonly number[], bufferBytes: number, program?: BpfInstruction[]): NetlinkSocket {
+  return NetlinkSocket.open({
+    protocol: NETLINK_NETFILTER, netns, timeoutMs: FOREVER_MS, rcvbufBytes: bufferBytes, groups,
+    filter: program && encodeBpf(program),
+  });
+}
+
+/** Validates event options (throws a ValidationError before anything is opened). */
+export function checkEventOptions(options: EventOptions): CheckedEventOptions {
+  const { types, signal, bufferBytes } = checkStreamOptions(options, 'events()', OPTION_KEYS, EVENT_TYPES);
   if (options.kernelFilter !== undefined && typeof options.kernelFilter !== 'boolean') {
     throw new ValidationError('ERR_INVALID_ARGUMENT', 'kernelFilter', options.kernelFilter, 'kernelFilter must be a boolean');
   }
@@ -84,8 +112,8 @@ export function checkEventOptions(options: EventOptions): CheckedEventOptions {
   return {
     matches: compileFilter(normalized),
     program: normalized.zone !== undefined && options.kernelFilter !== false ? zoneProgram(normalized.zone) : undefined,
-    groups: [...new Set<EventType>(types)].map((t) => GROUPS[t]),
-    signal: options.signal,
+    groups: types.map((t) => GROUPS[t]),
+    signal,
     bufferBytes,
   };
 }
@@ -96,11 +124,15 @@ export function checkEventOptions(options: EventOptions): CheckedEventOptions {
  */
 export function openEvents(netns: string, options: EventOptions = {}): EventStream {
   const checked = checkEventOptions(options);
-  const socket = NetlinkSocket.open({
-    protocol: NETLINK_NETFILTER, netns, timeoutMs: FOREVER_MS, rcvbufBytes: checked.bufferBytes, groups: checked.groups,
-    filter: checked.program && encodeBpf(checked.program),
-  });
-  return new EventStream(socket, checked.matches, checked.signal, checked.program !== undefined);
+  const socket = openEventSocket(netns, checked.groups, checked.bufferBytes, checked.program);
+  const decode: EventDecoder<Exclude<ConntrackEvent, Overflow>> = (msg) => {
+    if (msg.type !== NEW_TYPE && msg.type !== DELETE_TYPE) return undefined;
+    const entry = decodeEntry(msg);
+    if (!checked.matches(entry)) return undefined;
+    const type: EventType = msg.type === DELETE_TYPE ? 'destroy' : (msg.flags & (NLM_F_CREATE | NLM_F_EXCL)) !== 0 ? 'new' : 'update';
+    return { type, entry };
+  };
+  return new EventStream(socket, decode, checked.signal, checked.program !== undefined);
 }
 
 /** Where a ctnetlink message's attributes start: after struct nlmsghdr and struct nfgenmsg. */
@@ -130,37 +162,38 @@ const DELETE_TYPE = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
 
 /**
  * The event stream: an async iterator whose return() (a `break`, or an explicit call) ends it at
- * once, even while a next() waits for the kernel, and closes its socket; so does the signal.
+ * once, even while a next() waits for the kernel, and closes its socket; so does the signal. What
+ * a message means is the decoder's (entries here, expectations in expectations.ts).
  */
-export class EventStream implements AsyncIterableIterator<ConntrackEvent> {
+export class EventStream<E extends { type: string } = Exclude<ConntrackEvent, Overflow>> implements AsyncIterableIterator<E | Overflow> {
   readonly #socket: NetlinkSocket;
-  readonly #matches: (entry: ConntrackEntry) => boolean;
+  readonly #decode: EventDecoder<E>;
   readonly #stop = new AbortController();
   readonly #signal: AbortSignal;
-  readonly #pending: ConntrackEvent[] = [];
+  readonly #pending: E[] = [];
   readonly #turns = new Turns();
   #turn: Promise<unknown> = Promise.resolve();
 
   /** True when the kernel filters the zone too (a socket filter is attached). */
   readonly kernelFilter: boolean;
 
-  constructor(socket: NetlinkSocket, matches: (entry: ConntrackEntry) => boolean, signal: AbortSignal | undefined, kernelFilter: boolean) {
+  constructor(socket: NetlinkSocket, decode: EventDecoder<E>, signal: AbortSignal | undefined, kernelFilter: boolean) {
     this.#socket = socket;
     this.kernelFilter = kernelFilter;
-    this.#matches = matches;
+    this.#decode = decode;
     this.#signal = signal ? AbortSignal.any([signal, this.#stop.signal]) : this.#stop.signal;
     // The signal closes the socket at once, also when no next() is waiting.
     this.#signal.addEventListener('abort', () => this.#end(), { once: true });
   }
 
   /** The next event; calls are served one after the other. */
-  next(): Promise<IteratorResult<ConntrackEvent, undefined>> {
+  next(): Promise<IteratorResult<E | Overflow, undefined>> {
     const result = this.#turn.then(() => this.#next());
     this.#turn = result.catch(() => {});
     return result;
   }
 
-  async #next(): Promise<IteratorResult<ConntrackEvent, undefined>> {
+  async #next(): Promise<IteratorResult<E | Overflow, undefined>> {
     for (;;) {
       const queued = this.#pending.shift();
       if (queued) return { value: queued, done: false };
@@ -180,23 +213,20 @@ export class EventStream implements AsyncIterableIterator<ConntrackEvent> {
       }
       // Decoded before the next receive reuses the buffer.
       forEachMessage(datagram, (msg) => {
-        if (msg.type !== NEW_TYPE && msg.type !== DELETE_TYPE) return;
-        const entry = decodeEntry(msg);
-        if (!this.#matches(entry)) return;
-        const type: EventType = msg.type === DELETE_TYPE ? 'destroy' : (msg.flags & (NLM_F_CREATE | NLM_F_EXCL)) !== 0 ? 'new' : 'update';
-        this.#pending.push({ type, entry });
+        const event = this.#decode(msg);
+        if (event !== undefined) this.#pending.push(event);
       });
     }
   }
 
-  #end(): IteratorResult<ConntrackEvent, undefined> {
+  #end(): IteratorResult<E | Overflow, undefined> {
     this.#pending.length = 0;
     this.#socket.close();
     return { value: undefined, done: true };
   }
 
   /** Ends the stream now: a next() that waits resolves as done, the socket is closed. */
-  async return(): Promise<IteratorResult<ConntrackEvent, undefined>> {
+  async return(): Promise<IteratorResult<E | Overflow, undefined>> {
     this.#stop.abort();
     return this.#end();
   }

@@ -9,6 +9,7 @@ import { NetlinkDecodeError } from '../netlink/errors.ts';
 import { nfnlType, type NetlinkMessage } from '../netlink/message.ts';
 import { canonicalAddress, familyOf, type Family } from './address.ts';
 import { EXPECT } from './attributes.ts';
+import { checkStreamOptions, EventStream, openEventSocket } from './events.ts';
 import { decodeTuple, FAMILY_AF, shared, writeTuple } from './codec.ts';
 import * as C from './constants.ts';
 import { assertFamily, assertProtocol, assertU16, assertZone, normalizeKey, protocolOf, tupleShape, type ConntrackTuple, type EntryInput, type Protocol } from './entry.ts';
@@ -194,12 +195,53 @@ export interface ExpectationDeleteResult {
   failed: Array<{ expectation: ExpectationKey; error: HarnessError }>;
 }
 
-/** `ct.expectations`: list, create and delete the namespace's expectations. */
+export type ExpectationEventType = 'new' | 'destroy';
+export const EXPECTATION_EVENT_TYPES: readonly ExpectationEventType[] = ['new', 'destroy'];
+
+export interface ExpectationEventOptions {
+  family?: Family;
+  /** Which events to receive; default both. */
+  types?: readonly ExpectationEventType[];
+  /** Ends the stream (quietly). */
+  signal?: AbortSignal;
+  /** The socket's kernel receive buffer (see `EventOptions.bufferBytes`). */
+  bufferBytes?: number;
+}
+
+/** An expectation the kernel made (a helper, or a create) or dropped (used, timed out, deleted). */
+export type ExpectationEvent = { type: ExpectationEventType; expectation: Expectation };
+
+/** enum nfnetlink_groups: NFNLGRP_CONNTRACK_EXP_NEW and _EXP_DESTROY. */
+const EXPECTATION_GROUPS: Record<ExpectationEventType, number> = { new: 4, destroy: 6 };
+const EXPECTATION_EVENT_KEYS = new Set(['family', 'types', 'signal', 'bufferBytes']);
+const EXP_NEW_TYPE = (C.NFNL_SUBSYS_CTNETLINK_EXP << 8) | C.IPCTNL_MSG_EXP_NEW;
+const EXP_DELETE_TYPE = (C.NFNL_SUBSYS_CTNETLINK_EXP << 8) | C.IPCTNL_MSG_EXP_DELETE;
+
+/** `ct.expectations`: list, create and delete the namespace's expectations, and watch them. */
 export class Expectations {
   readonly #conn: NetlinkConnection;
+  readonly #netns: string;
 
-  constructor(conn: NetlinkConnection) {
+  constructor(conn: NetlinkConnection, netns: string) {
     this.#conn = conn;
+    this.#netns = netns;
+  }
+
+  /**
+   * Expectation events of the namespace (`conntrack -E expect`), on a socket of their own joined
+   * to the EXP_NEW and EXP_DESTROY groups: `{ type: 'new' | 'destroy', expectation }`, and
+   * `{ type: 'overflow' }` when the kernel dropped events. Options are checked before it opens.
+   */
+  events(options: ExpectationEventOptions = {}): EventStream<ExpectationEvent> {
+    const { types, signal, bufferBytes } = checkStreamOptions(options, 'expectations.events()', EXPECTATION_EVENT_KEYS, EXPECTATION_EVENT_TYPES);
+    const family = options.family === undefined ? undefined : assertFamily(options.family);
+    const socket = openEventSocket(this.#netns, types.map((t) => EXPECTATION_GROUPS[t]), bufferBytes);
+    return new EventStream<ExpectationEvent>(socket, (msg) => {
+      if (msg.type !== EXP_NEW_TYPE && msg.type !== EXP_DELETE_TYPE) return undefined;
+      const expectation = decodeExpectation(msg);
+      if (family !== undefined && expectation.family !== family) return undefined;
+      return { type: msg.type === EXP_DELETE_TYPE ? 'destroy' : 'new', expectation };
+    }, signal, false);
   }
 
   /** Every expectation of the namespace that matches `filter` (family, protocol, helper). */

@@ -11,6 +11,7 @@ import { ftpHelperRuleset, type Topology } from '../../harness/system/topology.t
 import { ready, notYet, waitFor } from '../../harness/system/wait.ts';
 import { describe, expect, test } from '../../harness/fixtures/topology.ts';
 import { codeOfAsync } from '../support/codes.ts';
+import { reader } from '../support/events.ts';
 
 
 /** The command announcing a data port: PORT a,b,c,d,p1,p2 for IPv4, EPRT |2|addr|port| for IPv6. */
@@ -43,6 +44,8 @@ describe('expectations', () => {
   for (const family of ['ipv4', 'ipv6'] as const) {
     test(`the FTP helper's expectation from a ${family === 'ipv4' ? 'PORT' : 'EPRT'} command, listed, deleted, and made again by the client`, async ({ topology, ct, ctOracle }) => {
       const dataPort = randomInt(1025, 1536);
+      const events = ct.expectations.events();
+      const collect = reader(events);
       const { master } = await ftpControl(topology, family, dataPort);
       const masterEntry = await awaitFlowEntry(ct, { key: master, description: 'ftp control connection', reply: { src: master.dst, dst: master.src }, statusIncludes: [], statusExcludes: [] });
       expect(masterEntry.helper).toBe('ftp');
@@ -67,6 +70,9 @@ describe('expectations', () => {
         master: { src: inspected, dst: peer, sport: master.sport, dport: 21 }, timeout: expect.any(Number),
       });
       expect(Math.abs(cli!.timeout - expected!.timeout)).toBeLessThanOrEqual(2);
+      // The helper's expectation was announced (EXP_NEW) with what list() shows.
+      const made = await collect((s) => s.some((e) => e.type === 'new'));
+      expect(made).toEqual([{ type: 'new', expectation: { ...expected!, timeout: expect.any(Number) as number } }]);
       expect(await ct.expectations.list({ helper: 'sip' })).toEqual([]);
       expect(await ct.expectations.list({ family: family === 'ipv4' ? 'ipv6' : 'ipv4' })).toEqual([]);
 
@@ -74,6 +80,8 @@ describe('expectations', () => {
       expect(deleted.deleted).toHaveLength(1);
       expect(await ctOracle.listExpectations()).toEqual([]);
       expect((await ct.expectations.delete([{ ...expected!, zone: topology.zone }])).notFound).toHaveLength(1);
+      const dropped = await collect((s) => s.some((e) => e.type === 'destroy'));
+      expect(dropped.map((e) => [e.type, e.type === 'overflow' ? undefined : e.expectation.tuple])).toEqual([['destroy', expected!.tuple]]);
 
       const mine = { master: master as EntryInput, tuple: { src: peer, dst: inspected, dport: 1600 }, timeout: 200 };
       const created = await ct.expectations.create([mine]);
@@ -82,6 +90,9 @@ describe('expectations', () => {
       expect(listed.map((e) => [e.tuple, e.helper])).toEqual([[{ src: peer, dst: inspected, sport: 0, dport: 1600 }, 'ftp']]);
       expect(listed[0]!.timeout).toBeGreaterThan(190);
       expect((await ctOracle.listExpectations()).map((e) => e.tuple)).toEqual([{ src: peer, dst: inspected, sport: 0, dport: 1600 }]);
+      const again = await collect((s) => s.some((e) => e.type === 'new'));
+      expect(again.map((e) => [e.type, e.type === 'overflow' ? undefined : e.expectation.tuple])).toEqual([['new', { src: peer, dst: inspected, sport: 0, dport: 1600 }]]);
+      await events.return();
     });
   }
 
@@ -95,5 +106,7 @@ describe('expectations', () => {
     expect(result.failed.map((f) => (f.error instanceof NetlinkErrnoError ? f.error.errnoName : f.error.code))).toEqual(['EOPNOTSUPP', 'ENOENT']);
     expect(await ctOracle.listExpectations()).toEqual([]);
     expect(await codeOfAsync(() => ct.expectations.list({ zone } as never))).toBe('ERR_UNKNOWN_FILTER_KEY');
+    expect(await codeOfAsync(() => ct.expectations.events({ zone } as never))).toBe('ERR_UNKNOWN_FILTER_KEY');
+    expect(await codeOfAsync(() => ct.expectations.events({ types: ['update' as never] }))).toBe('ERR_INVALID_ARGUMENT');
   });
 });

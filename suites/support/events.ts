@@ -1,15 +1,15 @@
 // Reading ctnetlink event streams in tests: bounded reads that never lose an event to a timeout.
-import type { ConntrackEvent, EventStream } from '../../harness/conntrack/events.ts';
+import type { ConntrackEvent } from '../../harness/conntrack/events.ts';
 import { keyString } from '../../harness/conntrack/entry.ts';
 
 /**
  * A reader of `events`: each call reads until `until` holds for what it read, or `ms` passed. A
  * next() still waiting when time is up is kept for the following call, so no event is lost to it.
  */
-export function reader(events: EventStream) {
-  let waiting: Promise<IteratorResult<ConntrackEvent, undefined>> | undefined;
-  return async (until: (seen: ConntrackEvent[]) => boolean, ms = 10_000): Promise<ConntrackEvent[]> => {
-    const seen: ConntrackEvent[] = [];
+export function reader<E = ConntrackEvent>(events: AsyncIterator<E, undefined>) {
+  let waiting: Promise<IteratorResult<E, undefined>> | undefined;
+  return async (until: (seen: E[]) => boolean, ms = 10_000): Promise<E[]> => {
+    const seen: E[] = [];
     const deadline = Date.now() + ms;
     while (!until(seen) && Date.now() < deadline) {
       waiting ??= events.next();
