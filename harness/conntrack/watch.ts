@@ -47,13 +47,13 @@ export class ConntrackWatch implements AsyncDisposable {
   #closed = false;
   #error: unknown;
   #resyncs = 0;
-  #changed!: Promise<void>;
+  /** What `until` waits on; made only while someone waits, so a flood does not make a promise an event. */
+  #changed: Promise<void> | undefined;
   #announce: (() => void) | undefined;
 
   /** @internal use `ct.watch(filter)` */
   constructor(source: WatchSource, signal?: AbortSignal) {
     this.#source = source;
-    this.#renew();
     if (signal?.aborted) this.#stop.abort();
     signal?.addEventListener('abort', () => void this.close(), { once: true, signal: this.#stop.signal });
   }
@@ -109,7 +109,7 @@ export class ConntrackWatch implements AsyncDisposable {
       if (this.#syncing) return notYet(`a resync in progress (${this.#view.size} entries before it)`);
       const entries = [...this.#view.values()];
       return predicate(entries) ? ready(entries) : notYet(`${entries.length} entries in the view`);
-    }, { ...options, wakeup: () => this.#changed });
+    }, { ...options, wakeup: () => (this.#changed ??= new Promise<void>((resolve) => { this.#announce = resolve; })) });
   }
 
   #check(): void {
@@ -119,9 +119,13 @@ export class ConntrackWatch implements AsyncDisposable {
     if (this.#closed) throw new HarnessError('ERR_WATCH_CLOSED', 'the watch is closed');
   }
 
+  /** Wakes whoever waits on the view. */
   #renew(): void {
-    this.#announce?.();
-    this.#changed = new Promise<void>((resolve) => { this.#announce = resolve; });
+    const announce = this.#announce;
+    if (announce === undefined) return;
+    this.#announce = undefined;
+    this.#changed = undefined;
+    announce();
   }
 
   /** Subscribes, dumps, and replaces the view with the dump; events queue meanwhile. */
