@@ -1,12 +1,15 @@
-// `npm run bench`: the client against the conntrack CLI on the same data in the same run, in a
-// fresh namespace per size: create, list a zone, list a zone through a mark/mask filter that
-// selects half of it, delete by tuple, flush a zone (and, at 1,000, one `conntrack -D` process per
-// entry); and, in a second fresh namespace per size up to 10,000, change the mark of N zone-0
-// entries (`conntrack -U` takes no zone option, and fails beyond ~255 entries per process, so the
-// CLI runs one -U per 128). Prints medians and client/CLI ratios; writes JSON.
+// `npm run bench`: the client against the conntrack CLI on the same work in the same run, the CLI's
+// output discarded, in a fresh namespace per size: create, list a zone, list a zone through a
+// mark/mask filter that selects half of it, dump and delete a zone (and, at 1,000, one `conntrack
+// -D` process per entry); in a second fresh namespace per size up to 10,000, change the mark of N
+// zone-0 entries (`conntrack -U` takes no zone option, and fails beyond ~255 entries per process, so
+// the CLI runs one -U per 128); cold figures from a fresh compiled process; deleting N known tuples
+// against the seed's way (bench-peer-nfct.py); and an event burst heard by the client and by
+// `conntrack -E`. Prints medians, client/CLI ratios, the CLI's kernel time and the client's longest
+// timer gap, each size as it finishes; writes JSON.
 import { execa } from 'execa';
 import { build as esbuild } from 'esbuild';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
@@ -15,11 +18,11 @@ import { parseArgs } from 'node:util';
 import { Conntrack } from '../harness/conntrack/client.ts';
 import type { EntryInput } from '../harness/conntrack/entry.ts';
 import type { ConntrackFilter } from '../harness/conntrack/filter.ts';
-import { ConntrackCli } from '../harness/conntrack/oracle.ts';
-import { effectiveArgv } from '../harness/system/execute.ts';
+import { ConntrackCli, withPrivateFile } from '../harness/conntrack/oracle.ts';
+import { effectiveArgv, execute } from '../harness/system/execute.ts';
 import { Netns } from '../harness/system/netns.ts';
 import { conntrackBinary } from '../harness/system/prerequisites.ts';
-import { childrenCpuMs } from './rusage.ts';
+import { childrenSysMs, gapMeter, lastJsonLine } from './bench-measure.ts';
 
 const { values } = parseArgs({
   options: {
@@ -119,43 +122,33 @@ function updateDecoys(n: number): EntryInput[] {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function time(fn: () => Promise<unknown>): Promise<number> {
+/** One timed run: wall time, system time, and (the client's) longest timer gap. */
+interface Measured {
+  ms: number;
+  sysMs: number;
+  gapMs?: number;
+}
+
+/** Times a CLI run: wall, and its children's system time (the kernel's share). */
+async function timeCli(fn: () => Promise<unknown>): Promise<Measured> {
+  const sysBefore = childrenSysMs();
   const t0 = performance.now();
   await fn();
-  return performance.now() - t0;
+  return { ms: performance.now() - t0, sysMs: childrenSysMs() - sysBefore };
 }
 
-/** System time (ms) of the last `timeCli` run's children, and of this process in the last `timeClient`. */
-let lastSysMs = 0;
-
-/** Times a CLI run (wall) and keeps its children's system time in `lastSysMs`. */
-async function timeCli(fn: () => Promise<unknown>): Promise<number> {
-  const before = childrenCpuMs();
-  const ms = await time(fn);
-  lastSysMs = childrenCpuMs().sysMs - before.sysMs;
-  return ms;
-}
-
-/** The longest gap (ms) of a 1 ms interval timer of this process while `fn` ran, per operation. */
-const gaps = new Map<string, number>();
-async function timeClient(op: string, size: number, fn: () => Promise<unknown>): Promise<number> {
-  let tick = performance.now();
-  let longest = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    longest = Math.max(longest, now - tick);
-    tick = now;
-  }, 1);
+/** Times the client: wall, this process's system time, and the longest gap of a 1 ms timer meanwhile. */
+async function timeClient(fn: () => Promise<unknown>): Promise<Measured> {
+  const gaps = gapMeter();
   const sysBefore = process.resourceUsage().systemCPUTime;
+  const t0 = performance.now();
+  let gapMs: number;
   try {
-    return await time(fn);
+    await fn();
   } finally {
-    lastSysMs = (process.resourceUsage().systemCPUTime - sysBefore) / 1000;
-    clearInterval(timer);
-    longest = Math.max(longest, performance.now() - tick);
-    const key = `${size} ${op}`;
-    gaps.set(key, Math.max(gaps.get(key) ?? 0, longest));
+    gapMs = gaps.stop();
   }
+  return { ms: performance.now() - t0, sysMs: (process.resourceUsage().systemCPUTime - sysBefore) / 1000, gapMs };
 }
 
 interface EventRow {
@@ -195,25 +188,28 @@ async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-64MiB'): 
   await using ct = await Conntrack.open({ netns: ns.name, timeoutMs: 120_000 });
   const burst = burstOf(n, 1000);
   const now = () => performance.timeOrigin + performance.now();
+  let creatorGapMs = 0;
   const create = async () => {
-    gaps.delete(`${n} event burst`);
     const start = now();
-    await timeClient('event burst', n, () => ct.create(burst));
+    creatorGapMs = (await timeClient(() => ct.create(burst))).gapMs!;
     return { start, end: now() };
   };
-  const creatorGap = () => gaps.get(`${n} event burst`) ?? 0;
   if (listener === 'client') {
-    const child = execa('npx', ['tsx', resolve(dirname(new URL(import.meta.url).pathname), 'bench-events-child.ts'), ns.name, String(EVENT_ZONE), String(n)],
+    const child = execa(process.execPath, [childScript('bench-events-child'), ns.name, String(EVENT_ZONE), String(n)],
       { timeout: 300_000, stdout: 'pipe', stderr: 'inherit' });
-    await new Promise<void>((ready, fail) => {
-      child.stdout!.on('data', (chunk: Buffer) => { if (chunk.toString().includes('ready')) ready(); });
-      child.catch(fail);
-    });
-    const burstAt = await create();
-    const { stdout } = await child;
-    const r = JSON.parse(stdout.trim().split('\n').pop()!) as { received: number; overflows: number; lastAt: number; maxGapMs: number };
-    return { size: n, listener: 'client (default 64 MiB)', received: r.received, lost: n - r.received, overflows: r.overflows,
-      perSecond: r.received / ((r.lastAt - burstAt.start) / 1000), lagMs: r.lastAt - burstAt.end, maxGapMs: r.maxGapMs, creatorGapMs: creatorGap() };
+    try {
+      await new Promise<void>((ready, fail) => {
+        child.stdout!.on('data', (chunk: Buffer) => { if (chunk.toString().includes('ready')) ready(); });
+        child.catch(fail);
+      });
+      const burstAt = await create();
+      const r = lastJsonLine<{ received: number; overflows: number; lastAt: number; maxGapMs: number }>((await child).stdout);
+      return { size: n, listener: 'client (default 64 MiB)', received: r.received, lost: n - r.received, overflows: r.overflows,
+        perSecond: r.received / ((r.lastAt - burstAt.start) / 1000), lagMs: r.lastAt - burstAt.end, maxGapMs: r.maxGapMs, creatorGapMs };
+    } finally {
+      child.kill('SIGKILL');
+      await child.catch(() => {});
+    }
   }
   const out = `${tmpdir()}/cth-bench-events-${process.pid}.txt`;
   writeFileSync(out, '');
@@ -229,6 +225,8 @@ async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-64MiB'): 
       await ct.create(burstOf(1, 60_000 + sentinels++));
       for (let waited = 0; waited < 300 && size() === 0; waited += 5) await pause(5);
     }
+    // Every line so far is a sentinel's (a late one may have shown after the next was made).
+    const sentinelLines = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
     const burstAt = await create();
     // The last event: the file's last growth, looked at every 2 ms, until it stays for QUIET_MS.
     let last = { bytes: size(), at: now() };
@@ -241,12 +239,14 @@ async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-64MiB'): 
     const stderr = String((await cli).stderr ?? '');
     const shown = /(\d+) flow events have been shown/.exec(stderr);
     if (!shown) throw new Error(`bench: conntrack ${args.join(' ')} printed no count: ${stderr.slice(-300)}`);
-    const received = Number(shown[1]) - 1; // the sentinel that showed
+    const received = Number(shown[1]) - sentinelLines;
     return { size: n, listener: `conntrack -E (${listener === 'cli' ? 'its default buffer' : '-b 64 MiB'})`, received, lost: n - received,
       overflows: stderr.split('hit ENOBUFS').length - 1, perSecond: received / ((last.at - burstAt.start) / 1000),
-      lagMs: last.at - burstAt.end, creatorGapMs: creatorGap() };
+      lagMs: last.at - burstAt.end, creatorGapMs };
   } finally {
-    cli.kill('SIGKILL');
+    // SIGTERM first: under `sudo -n` (not root) a SIGKILL would not reach conntrack.
+    cli.kill('SIGTERM');
+    if (await Promise.race([cli.then(() => true, () => true), new Promise<false>((r) => setTimeout(r, 2000, false))]) === false) cli.kill('SIGKILL');
     await cli.catch(() => {});
     rmSync(out, { force: true });
   }
@@ -319,23 +319,24 @@ async function cliUpdateBatch(netns: string, args: string[]): Promise<{ updated:
 }
 
 /**
- * scripts/bench-child.ts compiled once (esbuild, for Node 20) and run with plain node, as a user
- * of the package would run it: no TypeScript loader in the process, its time or its memory.
+ * The bench's client processes (bench-child.ts, bench-events-child.ts) compiled once (esbuild, for
+ * Node 20) and run with plain node, as a user of the package would run them: no TypeScript loader
+ * in the process, its time or its memory.
  */
-// Inside node_modules, so that the bundle's `import 'koffi'` resolves to this repository's koffi.
+// Inside node_modules, so that the bundles' `import 'koffi'` resolves to this repository's koffi.
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const childDir = mkdtempSync(join(REPO, 'node_modules', '.cth-bench-'));
-const childScript = join(childDir, 'bench-child.mjs');
 process.once('exit', () => rmSync(childDir, { recursive: true, force: true }));
 await esbuild({
-  entryPoints: [join(REPO, 'scripts', 'bench-child.ts')], bundle: true, platform: 'node',
-  format: 'esm', target: 'node20', external: ['koffi'], outfile: childScript, logLevel: 'warning',
+  entryPoints: ['bench-child', 'bench-events-child'].map((name) => join(REPO, 'scripts', `${name}.ts`)), bundle: true,
+  platform: 'node', format: 'esm', target: 'node20', external: ['koffi'], outdir: childDir, outExtension: { '.js': '.mjs' }, logLevel: 'warning',
 });
+const childScript = (name: 'bench-child' | 'bench-events-child') => join(childDir, `${name}.mjs`);
 
 /** One client operation as the first call of a fresh compiled process: its time and peak RSS. */
 async function runChild(netns: string, zone: number, mode: 'list' | 'stream' | 'dump-delete'): Promise<{ mode: string; ms: number; peakRssMb: number; entries: number }> {
-  const { stdout } = await execa(process.execPath, [childScript, netns, String(zone), mode], { timeout: 120_000 });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as { mode: string; ms: number; peakRssMb: number; entries: number };
+  const { stdout } = await execa(process.execPath, [childScript('bench-child'), netns, String(zone), mode], { timeout: 120_000 });
+  return lastJsonLine<{ mode: string; ms: number; peakRssMb: number; entries: number }>(stdout);
 }
 
 const fmt = (ms: number) => (!Number.isFinite(ms) ? '-' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
@@ -347,6 +348,7 @@ function printRows(block: readonly Row[], first: boolean): void {
     console.log(`\nconntrack-harness bench (medians of ${REPS} runs; 100,000: of ${Math.min(REPS, 2)}), Linux ${release()}, ${conntrackBinary()}`);
     console.log('warm: the client after one untimed pass in this process; cold: the first call of a fresh compiled process;');
     console.log('CLI sys: the CLI process\'s system (kernel) time; client sys: the client\'s own; gap: the longest 1 ms timer gap meanwhile');
+    console.log('(the client is timed in this process with that timer running: its warm figure is, if anything, pessimistic)');
     console.log(`size     ${'operation'.padEnd(OP_WIDTH)} client warm  client cold          CLI   CLI sys  client sys  warm ratio  cold ratio        gap`);
   }
   for (const r of block) {
@@ -378,15 +380,15 @@ const peerAbsent = await peerMissing();
 
 /** The peer deletes `entries` (known tuples) inside `netns`; throws unless it deleted all of them. */
 async function runPeer(netns: string, entries: readonly EntryInput[]): Promise<{ processMs: number; loopMs: number }> {
-  const file = join(childDir, 'peer-entries.txt');
-  writeFileSync(file, entries.map((e) => `${e.src.includes(':') ? 'ipv6' : 'ipv4'} ${e.protocol} ${e.src} ${e.dst} ${e.sport} ${e.dport} ${e.zone}`).join('\n'));
-  const [cmd, ...args] = effectiveArgv(['python3', PEER, file], { netns, runAsRoot: true });
-  const t0 = performance.now();
-  const { stdout } = await execa(cmd!, args, { timeout: CLI_TIMEOUT_MS });
-  const processMs = performance.now() - t0;
-  const r = JSON.parse(stdout.trim().split('\n').pop()!) as { deleted: number; failed: number; firstError: string | null; ms: number };
-  if (r.deleted !== entries.length) throw new Error(`bench: the nfct peer deleted ${r.deleted} of ${entries.length} (first error: ${r.firstError})`);
-  return { processMs, loopMs: r.ms };
+  const lines = entries.map((e) => `${e.src.includes(':') ? 'ipv6' : 'ipv4'} ${e.protocol} ${e.src} ${e.dst} ${e.sport} ${e.dport} ${e.zone}`);
+  return withPrivateFile(`${lines.join('\n')}\n`, async (file) => {
+    const t0 = performance.now();
+    const { stdout } = await execute(['python3', PEER, file], { netns, runAsRoot: true, timeout: CLI_TIMEOUT_MS });
+    const processMs = performance.now() - t0;
+    const r = lastJsonLine<{ deleted: number; failed: number; firstError: string | null; ms: number }>(stdout);
+    if (r.deleted !== entries.length) throw new Error(`bench: the nfct peer deleted ${r.deleted} of ${entries.length} (first error: ${r.firstError})`);
+    return { processMs, loopMs: r.ms };
+  });
 }
 const memory: Array<{ size: number; mode: string; peakRssMb: number; entries: number }> = [];
 const updateRetries: Array<{ size: number; processes: number; retries: number }> = [];
@@ -405,12 +407,9 @@ for (const n of SIZES) {
   const filtered: ConntrackFilter = { zone: ZONE, mark: MARK_MATCH };
   const filteredArgs = ['-L', ...ConntrackCli.filterArgs(filtered)]; // -L -w 100 -m 256/3840
   const halfN = mine.filter((e) => matchesMark(e.mark!)).length;
-  const samples: Record<string, { client: number[]; cli: number[]; clientSys: number[]; cliSys: number[] }> = {};
-  /** Records one timing, with the system time of the run just timed. */
-  const record = (op: string, side: 'client' | 'cli', ms: number) => {
-    const s = (samples[op] ??= { client: [], cli: [], clientSys: [], cliSys: [] });
-    s[side].push(ms);
-    s[side === 'client' ? 'clientSys' : 'cliSys'].push(lastSysMs);
+  const samples: Record<string, { client: Measured[]; cli: Measured[] }> = {};
+  const record = (op: string, side: 'client' | 'cli', m: Measured) => {
+    (samples[op] ??= { client: [], cli: [] })[side].push(m);
   };
   const reps = n >= 100_000 ? Math.max(1, Math.min(REPS, 2)) : REPS;
   for (let rep = 0; rep < reps; rep++) {
@@ -419,11 +418,11 @@ for (const n of SIZES) {
     await expectCount(ct, ZONE, n, 'after conntrack -R');
     // list the zone (the CLI's output discarded, as its users' would be)
     record(LIST, 'cli', await timeCli(() => cliQuiet(ns.name, ['-L', '-w', String(ZONE)])));
-    record(LIST, 'client', await timeClient(LIST, n, () => ct.list({ zone: ZONE })));
+    record(LIST, 'client', await timeClient(() => ct.list({ zone: ZONE })));
     // list the zone through a mark/mask filter (half of it matches, and as many in the neighbour zone)
     record(FILTERED_LIST, 'cli', await timeCli(() => cliQuiet(ns.name, filteredArgs)));
     let listed = 0;
-    record(FILTERED_LIST, 'client', await timeClient(FILTERED_LIST, n, async () => {
+    record(FILTERED_LIST, 'client', await timeClient(async () => {
       listed = (await ct.list(filtered)).length;
     }));
     if (listed !== halfN) throw new Error(`bench: the client listed ${listed} entries for ${JSON.stringify(filtered)}, expected ${halfN}`);
@@ -432,9 +431,9 @@ for (const n of SIZES) {
     // dump and delete the zone: conntrack -D -w ZONE (output discarded) vs the client's list + delete
     record(DUMP_DELETE, 'cli', await timeCli(() => cliQuiet(ns.name, ['-D', '-w', String(ZONE)])));
     await expectCount(ct, ZONE, 0, 'after conntrack -D');
-    record('create', 'client', await timeClient('create', n, () => ct.create(mine)));
+    record('create', 'client', await timeClient(() => ct.create(mine)));
     await expectCount(ct, ZONE, n, 'after client create');
-    record(DUMP_DELETE, 'client', await timeClient(DUMP_DELETE, n, async () => {
+    record(DUMP_DELETE, 'client', await timeClient(async () => {
       await ct.delete(await ct.list({ zone: ZONE }));
     }));
     await expectCount(ct, ZONE, 0, 'after client delete');
@@ -476,7 +475,7 @@ for (const n of SIZES) {
       });
       await checkUpdated(uct, uns.name, targets.length, decoys.length, cliMark, `after conntrack -U -m ${cliMark}`);
       let result: Awaited<ReturnType<Conntrack['update']>> | undefined;
-      record(UPDATE, 'client', await timeClient(UPDATE, n, async () => {
+      record(UPDATE, 'client', await timeClient(async () => {
         result = await uct.update(targets, { mark: clientMark });
       }));
       if (result!.updated.length !== targets.length) {
@@ -492,7 +491,7 @@ for (const n of SIZES) {
       for (const e of mine) await cli.delete(e);
     }));
     await ct.create(mine);
-    record('delete 1 process/entry', 'client', await timeClient('delete 1 process/entry', n, () => ct.delete(mine)));
+    record('delete 1 process/entry', 'client', await timeClient(() => ct.delete(mine)));
   }
   // Cold: the first call of a fresh compiled process (its peak RSS is the memory figure).
   const cold: Record<string, number> = {};
@@ -500,8 +499,8 @@ for (const n of SIZES) {
   const listed = await runChild(ns.name, ZONE, 'list');
   cold[LIST] = listed.ms;
   if (n >= 100_000) {
-    memory.push({ size: n, ...listed });
-    memory.push({ size: n, ...(await runChild(ns.name, ZONE, 'stream')) });
+    const streamed = await runChild(ns.name, ZONE, 'stream');
+    for (const { mode, peakRssMb, entries } of [listed, streamed]) memory.push({ size: n, mode, peakRssMb, entries });
   }
   const dumped = await runChild(ns.name, ZONE, 'dump-delete');
   if (dumped.entries !== n) throw new Error(`bench: the cold dump-and-delete deleted ${dumped.entries} of ${n}`);
@@ -513,7 +512,7 @@ for (const n of SIZES) {
     const peer: Array<{ processMs: number; loopMs: number }> = [];
     for (let rep = 0; rep < reps; rep++) {
       await ct.create(mine);
-      client.push(await timeClient('delete N known tuples', n, () => ct.delete(mine)));
+      client.push((await timeClient(() => ct.delete(mine))).ms);
       await expectCount(ct, ZONE, 0, 'after the client deleted the known tuples');
       await ct.create(mine);
       peer.push(await runPeer(ns.name, mine));
@@ -527,11 +526,11 @@ for (const n of SIZES) {
   await expectCount(ct, NEIGHBOUR, n, 'at the end');
   const block: Row[] = [];
   for (const [operation, s] of Object.entries(samples)) {
-    const clientMs = median(s.client);
-    const cliMs = median(s.cli);
+    const clientMs = median(s.client.map((m) => m.ms));
+    const cliMs = median(s.cli.map((m) => m.ms));
     const row: Row = {
-      size: n, operation, clientMs, cliMs, ratio: clientMs / cliMs, clientGapMs: gaps.get(`${n} ${operation}`) ?? NaN,
-      cliSysMs: median(s.cliSys), clientSysMs: median(s.clientSys),
+      size: n, operation, clientMs, cliMs, ratio: clientMs / cliMs, clientGapMs: Math.max(...s.client.map((m) => m.gapMs!)),
+      cliSysMs: median(s.cli.map((m) => m.sysMs)), clientSysMs: median(s.client.map((m) => m.sysMs)),
     };
     if (cold[operation] !== undefined) {
       row.clientColdMs = cold[operation];
@@ -576,5 +575,5 @@ const perEntry = rows.find((r) => r.operation === 'delete 1 process/entry');
 if (perEntry) console.log(`delete by tuple vs one conntrack -D per entry: ${(perEntry.cliMs / perEntry.clientMs).toFixed(0)}x faster`);
 console.log(`total ${fmt(performance.now() - started)}`);
 mkdirSync(dirname(values.out), { recursive: true });
-writeFileSync(values.out, `${JSON.stringify({ kernel: (await import('node:os')).release(), reps: REPS, rows, peer: peerRows, peerAbsent, events: eventRows, memory, updateRetries, updateSkipped }, null, 2)}\n`);
+writeFileSync(values.out, `${JSON.stringify({ kernel: release(), reps: REPS, rows, peer: peerRows, peerAbsent, events: eventRows, memory, updateRetries, updateSkipped }, null, 2)}\n`);
 console.log(`wrote ${values.out}`);
