@@ -13,7 +13,7 @@ import {
 } from './codec.ts';
 import { SETTABLE_STATUS } from './constants.ts';
 import { keyString, normalizeKey, type ConntrackEntry, type EntryChanges, type ConntrackKey, type EntryInput } from './entry.ts';
-import { checkEventOptions, openEvents, type EventOptions, type EventStream } from './events.ts';
+import { checkStreamOptions, EVENT_TYPES, openEvents, type EventOptions, type EventStream } from './events.ts';
 import { ConntrackWatch, type WatchOptions } from './watch.ts';
 import { Expectations } from './expectations.ts';
 import { kernelFilterSupport, type KernelFilters } from './features.ts';
@@ -132,9 +132,11 @@ function sortReplies(
   });
 }
 
+/** The options watch() takes; its signal closes the watch, which aborts its dumps too. */
+const WATCH_OPTION_KEYS = new Set(['signal', 'bufferBytes']);
+
 /** Requests encoded per transact() call at most: a few milliseconds of work. */
 const ENCODE_SLICE = 1024;
-/** CPU work between two turns of the event loop, at most (checked every 32 items). */
 
 /**
  * `items.map(fn)`, giving the event loop a turn every few milliseconds: validating 100,000 entries
@@ -497,24 +499,17 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
    */
   async watch(filter: ConntrackFilter = {}, options: WatchOptions = {}): Promise<ConntrackWatch> {
     const normalized = normalizeFilter(filter);
-    const matches = compileFilter(normalized);
-    if (options === null || typeof options !== 'object') throw new ValidationError('ERR_INVALID_ARGUMENT', 'options', options, 'watch() takes an options object');
-    for (const key of Object.keys(options)) {
-      if (key !== 'signal' && key !== 'bufferBytes') throw new ValidationError('ERR_UNKNOWN_FILTER_KEY', key, (options as Record<string, unknown>)[key], `watch() has no option ${JSON.stringify(key)} (signal, bufferBytes)`);
-    }
-    const { signal } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'signal', signal, 'signal must be an AbortSignal');
-    const eventOptions: EventOptions = {};
-    if (options.bufferBytes !== undefined) eventOptions.bufferBytes = options.bufferBytes;
+    const { signal, bufferBytes } = checkStreamOptions(options, 'watch()', WATCH_OPTION_KEYS, EVENT_TYPES);
+    // Its events: the kernel and user space filter what events can; the watch checks the rest.
+    const eventOptions: EventOptions = { bufferBytes };
     if (normalized.zone !== undefined) eventOptions.zone = normalized.zone;
     if (normalized.family !== undefined) eventOptions.family = normalized.family;
     if (normalized.protocol !== undefined) eventOptions.protocol = normalized.protocol;
-    checkEventOptions(eventOptions); // before anything is opened
     const dumper = await Conntrack.open({ netns: this.netns, kernelFilters: { ...this.kernelFilters } });
     return new ConntrackWatch({
       subscribe: () => openEvents(this.netns, eventOptions),
-      dump: (stop) => dumper.list(filter, { signal: signal ? AbortSignal.any([signal, stop]) : stop }),
-      matches,
+      dump: (stop) => dumper.list(filter, { signal: stop }),
+      matches: compileFilter(normalized),
       close: () => dumper.close(),
     }, signal).start();
   }

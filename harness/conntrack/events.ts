@@ -99,7 +99,7 @@ export function openEventSocket(netns: string, groups: readonly number[], buffer
 }
 
 /** Validates event options (throws a ValidationError before anything is opened). */
-export function checkEventOptions(options: EventOptions): CheckedEventOptions {
+function checkEventOptions(options: EventOptions): CheckedEventOptions {
   const { types, signal, bufferBytes } = checkStreamOptions(options, 'events()', OPTION_KEYS, EVENT_TYPES);
   if (options.kernelFilter !== undefined && typeof options.kernelFilter !== 'boolean') {
     throw new ValidationError('ERR_INVALID_ARGUMENT', 'kernelFilter', options.kernelFilter, 'kernelFilter must be a boolean');

@@ -12,7 +12,7 @@
 import { HarnessError } from '../errors.ts';
 import type { EventStream } from './events.ts';
 import { keyString, normalizeKey, type ConntrackEntry, type EntryInput } from './entry.ts';
-import { notYet, ready, waitFor, type WaitOptions } from '../system/wait.ts';
+import { Changes, notYet, ready, waitFor, type WaitOptions } from '../system/wait.ts';
 
 export interface WatchOptions {
   /** Closes the watch. */
@@ -33,8 +33,8 @@ export interface WatchSource {
 }
 
 /**
- * The view. `entries()` is the table as the events tell it; after `synced()` with a quiet table it
- * equals a fresh `list(filter)` in tuples, zone, status, mark, labels and TCP state. Timeouts and
+ * The view. `entries()` is the table as the events tell it; once the table is quiet and no resync
+ * runs (`until`), it equals a fresh `list(filter)` in tuples, zone, status, mark, labels and TCP state. Timeouts and
  * counters are those of the last event that carried them (UPDATE events carry no counters).
  */
 export class ConntrackWatch implements AsyncDisposable {
@@ -47,9 +47,8 @@ export class ConntrackWatch implements AsyncDisposable {
   #closed = false;
   #error: unknown;
   #resyncs = 0;
-  /** What `until` waits on; made only while someone waits, so a flood does not make a promise an event. */
-  #changed: Promise<void> | undefined;
-  #announce: (() => void) | undefined;
+  /** What `until` waits on. */
+  readonly #changes = new Changes();
 
   /** @internal use `ct.watch(filter)` */
   constructor(source: WatchSource, signal?: AbortSignal) {
@@ -109,7 +108,7 @@ export class ConntrackWatch implements AsyncDisposable {
       if (this.#syncing) return notYet(`a resync in progress (${this.#view.size} entries before it)`);
       const entries = [...this.#view.values()];
       return predicate(entries) ? ready(entries) : notYet(`${entries.length} entries in the view`);
-    }, { ...options, wakeup: () => (this.#changed ??= new Promise<void>((resolve) => { this.#announce = resolve; })) });
+    }, { ...options, wakeup: this.#changes.next });
   }
 
   #check(): void {
@@ -119,26 +118,17 @@ export class ConntrackWatch implements AsyncDisposable {
     if (this.#closed) throw new HarnessError('ERR_WATCH_CLOSED', 'the watch is closed');
   }
 
-  /** Wakes whoever waits on the view. */
-  #renew(): void {
-    const announce = this.#announce;
-    if (announce === undefined) return;
-    this.#announce = undefined;
-    this.#changed = undefined;
-    announce();
-  }
-
   /** Subscribes, dumps, and replaces the view with the dump; events queue meanwhile. */
   async #sync(): Promise<void> {
     this.#syncing = true;
-    this.#renew();
+    this.#changes.announce();
     await this.#events?.return();
     this.#events = this.#source.subscribe();
     const dumped = await this.#source.dump(this.#stop.signal);
     this.#view.clear();
     for (const entry of dumped) this.#view.set(keyString(entry), entry);
     this.#syncing = false;
-    this.#renew();
+    this.#changes.announce();
   }
 
   async #run(): Promise<void> {
@@ -164,12 +154,12 @@ export class ConntrackWatch implements AsyncDisposable {
             const before = this.#view.get(key);
             this.#view.set(key, before ? { ...before, ...definedFields(event.entry) } : event.entry);
           }
-          this.#renew();
+          this.#changes.announce();
         }
         if (!overflowed || this.#closed) return;
         this.#resyncs++;
         this.#syncing = true;
-        this.#renew();
+        this.#changes.announce();
         await this.#events?.return();
         streak = performance.now() - syncedAt < QUIET_MS ? streak + 1 : 0;
         if (streak > 0) await pause(Math.min(10 * 2 ** (streak - 1), QUIET_MS), this.#stop.signal);
@@ -179,7 +169,7 @@ export class ConntrackWatch implements AsyncDisposable {
       }
     } catch (error) {
       if (!this.#closed) this.#error = error;
-      this.#renew();
+      this.#changes.announce();
     }
   }
 
@@ -191,7 +181,7 @@ export class ConntrackWatch implements AsyncDisposable {
     await this.#events?.return();
     await this.#loop;
     this.#source.close();
-    this.#renew();
+    this.#changes.announce();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -7,7 +7,7 @@ import { HarnessError } from '../errors.ts';
 import { CommandError, effectiveArgv } from './execute.ts';
 import { assertNetnsName } from './names.ts';
 import { procStat } from './session.ts';
-import { notYet, ready, waitFor } from './wait.ts';
+import { Changes, notYet, ready, waitFor } from './wait.ts';
 
 export interface SpawnOptions {
   /** The namespace to run in (`ip netns exec NAME ...`). Required: nothing runs in the host namespace. */
@@ -78,9 +78,8 @@ export class OwnedProcess {
   #stderr = '';
   #exit: ExitStatus | undefined;
   #settled: Promise<unknown>;
-  /** Resolves at the next output or exit: what wakes waitForOutput/waitForExit. */
-  #changed!: Promise<void>;
-  #announce!: () => void;
+  /** Output and exit: what wakes waitForOutput/waitForExit. */
+  readonly #changes = new Changes();
 
   /** @internal use ProcessGroup.spawn() */
   constructor(argv: readonly string[], options: SpawnOptions) {
@@ -109,10 +108,9 @@ export class OwnedProcess {
     this.pid = subprocess.pid;
     liveGroups.add(this.pid);
     installExitHook();
-    this.#renewChange();
     subprocess.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       this.#stdout += chunk;
-      this.#renewChange();
+      this.#changes.announce();
     });
     subprocess.stderr?.setEncoding('utf8').on('data', (chunk: string) => { this.#stderr += chunk; });
     subprocess.stdin?.on('error', () => {}); // EPIPE when the process died first: reported by write()
@@ -120,18 +118,12 @@ export class OwnedProcess {
       const done = (exitCode: number | null, signal: NodeJS.Signals | null) => {
         this.#exit ??= { exitCode, signal };
         resolve(this.#exit);
-        this.#renewChange();
+        this.#changes.announce();
       };
       if (subprocess.exitCode !== null || subprocess.signalCode !== null) done(subprocess.exitCode, subprocess.signalCode);
       subprocess.once('exit', done);
       subprocess.once('error', () => done(subprocess.exitCode, subprocess.signalCode));
     });
-  }
-
-  /** Wakes whoever waits for the last change and arms the next one. */
-  #renewChange(): void {
-    this.#announce?.();
-    this.#changed = new Promise<void>((resolve) => { this.#announce = resolve; });
   }
 
   get stdout(): string {
@@ -182,13 +174,13 @@ export class OwnedProcess {
         throw new HarnessError('ERR_COMMAND_FAILED', `${this.describe()} exited before printing ${JSON.stringify(text)}`);
       }
       return notYet(`stdout ${JSON.stringify(this.#stdout.slice(-200))} from ${this.describe()}`);
-    }, { what: `${JSON.stringify(text)} on the stdout of ${this.argv.join(' ')}`, timeoutMs, wakeup: () => this.#changed });
+    }, { what: `${JSON.stringify(text)} on the stdout of ${this.argv.join(' ')}`, timeoutMs, wakeup: this.#changes.next });
   }
 
   /** Waits (bounded) for the process to exit by itself and returns how it exited. */
   async waitForExit(timeoutMs = 10_000): Promise<ExitStatus> {
     return waitFor(() => (this.#exit ? ready(this.#exit) : notYet(this.describe())),
-      { what: `${this.argv.join(' ')} to exit`, timeoutMs, wakeup: () => this.#changed });
+      { what: `${this.argv.join(' ')} to exit`, timeoutMs, wakeup: this.#changes.next });
   }
 
   /** SIGKILLs the whole process group and waits until the process has exited. */

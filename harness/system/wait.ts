@@ -35,28 +35,53 @@ export interface WaitOptions {
   wakeup?: Wakeup;
 }
 
-/** See `WaitOptions.wakeup`. A wakeup that never resolves leaves the poll alone. */
-export type Wakeup = () => Promise<unknown>;
+/**
+ * See `WaitOptions.wakeup`: resolves at the first change after `since` (a `performance.now()`
+ * time: when the look that found nothing began), at once if one came already, so a change that
+ * lands while a look runs is not lost. A wakeup that never resolves leaves the poll alone.
+ */
+export type Wakeup = (since: number) => Promise<unknown>;
 
 /**
- * A wakeup from an async iterator of changes (e.g. `ct.events()`): resolves at its next item. The
- * one pending next() is kept from one look to the next, so an item that came while a look ran
- * wakes the following wait at once. An iterator that ended or failed no longer wakes anything.
+ * Something that changes and says so: `announce()` wakes whoever waits on `next` (a Wakeup) and
+ * notes when; a wait asking about a time before the last change is answered at once. A promise is
+ * made only while someone waits, so a change nobody waits for costs nothing.
+ */
+export class Changes {
+  #lastAt = Number.NEGATIVE_INFINITY;
+  #waiting: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+
+  readonly next: Wakeup = (since) => {
+    if (this.#lastAt > since) return Promise.resolve();
+    return (this.#waiting ??= new Promise<void>((resolve) => { this.#wake = resolve; }));
+  };
+
+  announce(): void {
+    this.#lastAt = performance.now();
+    const wake = this.#wake;
+    if (wake === undefined) return;
+    this.#wake = undefined;
+    this.#waiting = undefined;
+    wake();
+  }
+}
+
+/**
+ * A wakeup from an async iterator of changes (e.g. `ct.events()`): each item is a change. The
+ * iterator is read from now on (its items serve nothing else); when it ends or fails, nothing more
+ * wakes a wait and the poll goes on alone.
  */
 export function wakeupOn(changes: AsyncIterator<unknown>): Wakeup {
-  let pending: Promise<unknown> | undefined;
-  let ended = false;
-  const never = new Promise<never>(() => {});
-  return () => {
-    if (ended) return never;
-    pending ??= changes.next().then((step) => {
-      pending = undefined;
-      if (step.done) ended = true;
-    }, () => {
-      ended = true;
-    });
-    return pending;
-  };
+  const seen = new Changes();
+  void (async () => {
+    try {
+      while (!(await changes.next()).done) seen.announce();
+    } catch {
+      // an ended source wakes nothing more
+    }
+  })();
+  return seen.next;
 }
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
@@ -108,12 +133,13 @@ export async function waitFor<T>(probe: Probe<T>, options: WaitOptions): Promise
   const wakeup = options.wakeup;
   // The pause between looks is taken here rather than by p-retry (whose own delay is 0), so that a
   // wakeup can cut it short.
+  let lookStartedAt = performance.now();
   const pause = async (attempt: number): Promise<void> => {
     const ms = Math.min(firstInterval * 1.5 ** (attempt - 1), maxInterval);
     let timer: NodeJS.Timeout | undefined;
     const slept = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
     try {
-      await Promise.race([slept, deadline, ...(wakeup ? [wakeup()] : [])]);
+      await Promise.race([slept, deadline, ...(wakeup ? [wakeup(lookStartedAt)] : [])]);
     } finally {
       clearTimeout(timer);
     }
@@ -121,6 +147,7 @@ export async function waitFor<T>(probe: Probe<T>, options: WaitOptions): Promise
   try {
     return await pRetry(async (attempt) => {
       attempts = attempt;
+      lookStartedAt = performance.now();
       const look = Promise.resolve().then(() => probe(attempt));
       look.catch(() => {}); // a probe still running at the deadline must not reject unhandled
       const result = await Promise.race([look, deadline]);
