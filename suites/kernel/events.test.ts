@@ -80,7 +80,6 @@ describe('events', () => {
       await ct.create(samples(zone, 3000));
       const first = await collect((s) => s.some((e) => e.type === 'overflow'));
       expect(first.filter((e) => e.type === 'overflow')).toHaveLength(1);
-      expect(first.length).toBeLessThan(3000);
       // The kernel sends nothing more until the queue was read empty (netlink's congestion state):
       // read what is left, then events flow again.
       await collect(() => false, 500);
@@ -215,16 +214,20 @@ describe('watch', () => {
 
   test(`a flood of ${FLOOD.toLocaleString('en')} creates: a small buffer with a slow reader overflows and goes on, the watch ends equal to list()`, async ({ netns, zone, neighbourZone }) => {
     await using ct = await Conntrack.open({ netns: netns.name, timeoutMs: 60_000 });
-    const small = ct.events({ zone, bufferBytes: 64 * 1024 });
+    await using small = ct.events({ zone, bufferBytes: 64 * 1024 });
     await using watch = await ct.watch({ zone }, { bufferBytes: 64 * 1024 });
     const slow = (async () => {
       let overflows = 0;
       let received = 0;
+      let afterFirstOverflow = 0;
       for await (const e of small) {
         if (e.type === 'overflow') overflows++;
-        else if (++received % 100 === 0) await new Promise((r) => setTimeout(r, 1));
+        else {
+          if (overflows > 0) afterFirstOverflow++;
+          if (++received % 100 === 0) await new Promise((r) => setTimeout(r, 1));
+        }
       }
-      return { overflows, received };
+      return { overflows, received, afterFirstOverflow };
     })();
     await ct.create([...bulk([zone], FLOOD), ...bulk([neighbourZone], 100)]);
     await watch.until((view) => view.length === FLOOD, { what: `${FLOOD} entries in the watch`, timeoutMs: 60_000 });
@@ -236,8 +239,9 @@ describe('watch', () => {
     await watch.until((view) => view.length === FLOOD / 2, { what: `${FLOOD / 2} entries in the watch`, timeoutMs: 60_000 });
     expect(comparable(watch.entries())).toEqual(comparable(await ct.list({ zone })));
     await small.return();
-    const { overflows, received } = await slow;
+    const { overflows, received, afterFirstOverflow } = await slow;
     expect(overflows).toBeGreaterThanOrEqual(1);
-    expect(received).toBeLessThan(FLOOD + FLOOD / 2);
+    expect(received).toBeLessThan(FLOOD + FLOOD / 2); // events were lost: FLOOD new and FLOOD / 2 destroy happened
+    expect(afterFirstOverflow).toBeGreaterThan(0); // and the stream went on after the overflow
   }, 180_000);
 });

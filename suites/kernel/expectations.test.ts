@@ -44,7 +44,7 @@ describe('expectations', () => {
   for (const family of ['ipv4', 'ipv6'] as const) {
     test(`the FTP helper's expectation from a ${family === 'ipv4' ? 'PORT' : 'EPRT'} command, listed, deleted, and made again by the client`, async ({ topology, ct, ctOracle }) => {
       const dataPort = randomInt(1025, 1536);
-      const events = ct.expectations.events();
+      await using events = ct.expectations.events();
       const collect = reader(events);
       const { master } = await ftpControl(topology, family, dataPort);
       const masterEntry = await awaitFlowEntry(ct, { key: master, description: 'ftp control connection', reply: { src: master.dst, dst: master.src }, statusIncludes: [], statusExcludes: [] });
@@ -92,7 +92,6 @@ describe('expectations', () => {
       expect((await ctOracle.listExpectations()).map((e) => e.tuple)).toEqual([{ src: peer, dst: inspected, sport: 0, dport: 1600 }]);
       const again = await collect((s) => s.some((e) => e.type === 'new'));
       expect(again.map((e) => [e.type, e.type === 'overflow' ? undefined : e.expectation.tuple])).toEqual([['new', { src: peer, dst: inspected, sport: 0, dport: 1600 }]]);
-      await events.return();
     });
   }
 

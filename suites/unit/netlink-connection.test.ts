@@ -70,7 +70,6 @@ function ackFor(req: Buffer, offset: number, errno: number, text?: string): Buff
   return encodeMessage({ type: NLMSG_ERROR, flags, seq, payload: [i32le(-errno), header, ...(text ? [str(NLMSGERR_ATTR_MSG, text)] : [])] });
 }
 
-/** Acks each message; seq % 3 === 0 gets ENOENT with an ext ack; replies in shuffled datagrams with noise. */
 /**
  * As the kernel does: the messages of a datagram in order, an error for every failed one (seq % 3
  * === 0 fails), a success ACK only for those that ask (NLM_F_ACK); unrelated messages in between.
