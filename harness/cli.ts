@@ -5,9 +5,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { assertZone, type ConntrackEntry, type ConntrackTuple } from './conntrack/entry.ts';
 import { HarnessError, ValidationError } from './errors.ts';
 import { kernelFilterSupport } from './conntrack/features.ts';
-import { formatReport, runDoctor } from './system/doctor.ts';
-import { assertNetnsName } from './system/names.ts';
-import { sweep } from './system/sweeper.ts';
+import { formatReport, runDoctor } from './os/doctor.ts';
+import { assertNetnsName } from './os/names.ts';
+import { sweep } from './os/sweeper.ts';
 
 export interface CliIO {
   stdout(text: string): void;
@@ -95,8 +95,8 @@ project's own client, never the host's table. Needs root.
       const netns = assertNetnsName(values.netns);
       const zone = values.zone === undefined ? undefined : parseZone(String(values.zone));
       // Loaded here: the client's native FFI should not stand between a broken machine and `doctor`.
-      const { Conntrack } = await import('./conntrack/client.ts');
-      const client = await Conntrack.open({ netns });
+      const { ConntrackClient } = await import('./conntrack/client.ts');
+      const client = await ConntrackClient.open({ netns });
       try {
         const entries = await client.list(zone === undefined ? {} : { zone });
         // Timestamps are bigint nanoseconds: JSON gets them as decimal strings.
@@ -131,7 +131,7 @@ function tupleText(t: ConntrackTuple): string {
 export function formatEntry(e: ConntrackEntry): string {
   const parts: string[] = [e.family, String(e.protocol).padEnd(7)];
   if (e.timeout !== undefined) parts.push(String(e.timeout));
-  if (e.tcpState) parts.push(e.tcpState);
+  if (e.state) parts.push(e.state);
   parts.push(tupleText(e));
   // The kernel has no UNREPLIED bit: conntrack prints it when SEEN_REPLY is not set.
   const status = e.status ?? [];

@@ -4,21 +4,21 @@
 //   list         list() of the zone: one array
 //   stream       entries() of the zone: one datagram at a time
 //   dump-delete  list() then delete() of the zone
-import { Conntrack } from '../harness/conntrack/client.ts';
+import { ConntrackClient } from '../harness/conntrack/client.ts';
 
 const [netns, zoneText, mode = 'list'] = process.argv.slice(2);
 const zone = Number(zoneText);
-const ct = await Conntrack.open({ netns: netns!, timeoutMs: 60_000 });
+const client = await ConntrackClient.open({ netns: netns!, timeoutMs: 60_000 });
 let entries = 0;
 const started = performance.now();
 if (mode === 'stream') {
-  for await (const _ of ct.entries({ zone })) entries++;
+  for await (const _ of client.entries({ zone })) entries++;
 } else if (mode === 'dump-delete') {
-  const listed = await ct.list({ zone });
-  entries = (await ct.delete(listed)).deleted.length;
+  const listed = await client.list({ zone });
+  entries = (await client.delete(listed)).deleted.length;
 } else {
-  entries = (await ct.list({ zone })).length;
+  entries = (await client.list({ zone })).length;
 }
 const ms = performance.now() - started;
-ct.close();
+client.close();
 console.log(JSON.stringify({ mode, entries, ms, peakRssMb: process.resourceUsage().maxRSS / 1024 }));

@@ -15,13 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Conntrack } from '../harness/conntrack/client.ts';
+import { ConntrackClient } from '../harness/conntrack/client.ts';
 import type { EntryInput } from '../harness/conntrack/entry.ts';
 import type { ConntrackFilter } from '../harness/conntrack/filter.ts';
-import { ConntrackCli, withPrivateFile } from '../harness/conntrack/oracle.ts';
-import { effectiveArgv, execute } from '../harness/system/execute.ts';
-import { Netns } from '../harness/system/netns.ts';
-import { conntrackBinary } from '../harness/system/prerequisites.ts';
+import { ConntrackOracle, withPrivateFile } from '../harness/conntrack/oracle.ts';
+import { effectiveArgv, execute } from '../harness/os/execute.ts';
+import { Netns } from '../harness/os/netns.ts';
+import { conntrackBinary } from '../harness/os/prerequisites.ts';
 import { childrenSysMs, gapMeter, lastJsonLine } from './bench-measure.ts';
 
 const { values } = parseArgs({
@@ -185,13 +185,13 @@ const burstOf = (n: number, base: number): EntryInput[] => Array.from({ length: 
  */
 async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-64MiB'): Promise<EventRow> {
   await using ns = await Netns.create();
-  await using ct = await Conntrack.open({ netns: ns.name, timeoutMs: 120_000 });
+  await using client = await ConntrackClient.open({ netns: ns.name, timeoutMs: 120_000 });
   const burst = burstOf(n, 1000);
   const now = () => performance.timeOrigin + performance.now();
   let creatorGapMs = 0;
   const create = async () => {
     const start = now();
-    creatorGapMs = (await timeClient(() => ct.create(burst))).gapMs!;
+    creatorGapMs = (await timeClient(() => client.create(burst))).gapMs!;
     return { start, end: now() };
   };
   if (listener === 'client') {
@@ -222,7 +222,7 @@ async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-64MiB'): 
     let sentinels = 0;
     while (size() === 0) {
       if (sentinels === 50) throw new Error('bench: conntrack -E printed no sentinel in 15 s');
-      await ct.create(burstOf(1, 60_000 + sentinels++));
+      await client.create(burstOf(1, 60_000 + sentinels++));
       for (let waited = 0; waited < 300 && size() === 0; waited += 5) await pause(5);
     }
     // Every line so far is a sentinel's (a late one may have shown after the next was made).
@@ -252,8 +252,8 @@ async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-64MiB'): 
   }
 }
 
-async function expectCount(ct: Conntrack, zone: number, n: number, when: string) {
-  const got = await ct.count({ zone });
+async function expectCount(client: ConntrackClient, zone: number, n: number, when: string) {
+  const got = await client.count({ zone });
   if (got !== n) throw new Error(`bench: zone ${zone} holds ${got} entries ${when}, expected ${n}`);
 }
 
@@ -286,11 +286,11 @@ async function cliQuiet(netns: string, args: string[], summary?: 'updated' | 'sh
  * After an update to `mark`: the update namespace holds exactly its targets and decoys, every target
  * carries `mark` and every decoy still DECOY_MARK, seen by the client (the whole table) and by the CLI.
  */
-async function checkUpdated(ct: Conntrack, netns: string, targets: number, decoys: number, mark: number, when: string) {
+async function checkUpdated(client: ConntrackClient, netns: string, targets: number, decoys: number, mark: number, when: string) {
   const fail = (why: string): never => {
     throw new Error(`bench: update namespace ${when}: ${why}`);
   };
-  const all = await ct.list();
+  const all = await client.list();
   if (all.length !== targets + decoys) fail(`${all.length} entries, expected ${targets + decoys}`);
   let t = 0;
   for (const e of all) {
@@ -397,15 +397,15 @@ const started = performance.now();
 
 for (const n of SIZES) {
   await using ns = await Netns.create();
-  const cli = new ConntrackCli({ netns: ns.name, timeout: 300_000 });
-  await using ct = await Conntrack.open({ netns: ns.name, timeoutMs: 60_000 });
-  await ct.create(entriesFor(NEIGHBOUR, n));
+  const cli = new ConntrackOracle({ netns: ns.name, timeout: 300_000 });
+  await using client = await ConntrackClient.open({ netns: ns.name, timeoutMs: 60_000 });
+  await client.create(entriesFor(NEIGHBOUR, n));
   // One untimed pass so the client is measured warm (JIT), as a long-lived user would see it.
-  await ct.list({ zone: NEIGHBOUR });
-  await ct.list({ zone: NEIGHBOUR, mark: MARK_MATCH });
+  await client.list({ zone: NEIGHBOUR });
+  await client.list({ zone: NEIGHBOUR, mark: MARK_MATCH });
   const mine = entriesFor(ZONE, n);
   const filtered: ConntrackFilter = { zone: ZONE, mark: MARK_MATCH };
-  const filteredArgs = ['-L', ...ConntrackCli.filterArgs(filtered)]; // -L -w 100 -m 256/3840
+  const filteredArgs = ['-L', ...ConntrackOracle.filterArgs(filtered)]; // -L -w 100 -m 256/3840
   const halfN = mine.filter((e) => matchesMark(e.mark!)).length;
   const samples: Record<string, { client: Measured[]; cli: Measured[] }> = {};
   const record = (op: string, side: 'client' | 'cli', m: Measured) => {
@@ -415,29 +415,29 @@ for (const n of SIZES) {
   for (let rep = 0; rep < reps; rep++) {
     // create: conntrack -R from a file vs the client's batch
     record('create', 'cli', await timeCli(() => cli.createMany(mine)));
-    await expectCount(ct, ZONE, n, 'after conntrack -R');
+    await expectCount(client, ZONE, n, 'after conntrack -R');
     // list the zone (the CLI's output discarded, as its users' would be)
     record(LIST, 'cli', await timeCli(() => cliQuiet(ns.name, ['-L', '-w', String(ZONE)])));
-    record(LIST, 'client', await timeClient(() => ct.list({ zone: ZONE })));
+    record(LIST, 'client', await timeClient(() => client.list({ zone: ZONE })));
     // list the zone through a mark/mask filter (half of it matches, and as many in the neighbour zone)
     record(FILTERED_LIST, 'cli', await timeCli(() => cliQuiet(ns.name, filteredArgs)));
     let listed = 0;
     record(FILTERED_LIST, 'client', await timeClient(async () => {
-      listed = (await ct.list(filtered)).length;
+      listed = (await client.list(filtered)).length;
     }));
     if (listed !== halfN) throw new Error(`bench: the client listed ${listed} entries for ${JSON.stringify(filtered)}, expected ${halfN}`);
     const shown = await cliQuiet(ns.name, filteredArgs, 'shown');
     if (shown !== halfN) throw new Error(`bench: conntrack ${filteredArgs.join(' ')} showed ${shown} entries, expected ${halfN}`);
     // dump and delete the zone: conntrack -D -w ZONE (output discarded) vs the client's list + delete
     record(DUMP_DELETE, 'cli', await timeCli(() => cliQuiet(ns.name, ['-D', '-w', String(ZONE)])));
-    await expectCount(ct, ZONE, 0, 'after conntrack -D');
-    record('create', 'client', await timeClient(() => ct.create(mine)));
-    await expectCount(ct, ZONE, n, 'after client create');
+    await expectCount(client, ZONE, 0, 'after conntrack -D');
+    record('create', 'client', await timeClient(() => client.create(mine)));
+    await expectCount(client, ZONE, n, 'after client create');
     record(DUMP_DELETE, 'client', await timeClient(async () => {
-      await ct.delete(await ct.list({ zone: ZONE }));
+      await client.delete(await client.list({ zone: ZONE }));
     }));
-    await expectCount(ct, ZONE, 0, 'after client delete');
-    await expectCount(ct, NEIGHBOUR, n, 'in the neighbour zone');
+    await expectCount(client, ZONE, 0, 'after client delete');
+    await expectCount(client, NEIGHBOUR, n, 'in the neighbour zone');
   }
   if (n > UPDATE_MAX_SIZE) {
     updateSkipped.push(n);
@@ -448,7 +448,7 @@ for (const n of SIZES) {
     // (each dumps the table, updates every match and GETs it to print it); client: update() of the
     // known entries by tuple. Each side sets a mark no entry has yet, so both change all N.
     await using uns = await Netns.create();
-    await using uct = await Conntrack.open({ netns: uns.name, timeoutMs: 60_000 });
+    await using uct = await ConntrackClient.open({ netns: uns.name, timeoutMs: 60_000 });
     const targets = updateTargets(n);
     const decoys = updateDecoys(n);
     await uct.create([...targets, ...decoys]);
@@ -456,7 +456,7 @@ for (const n of SIZES) {
     await checkUpdated(uct, uns.name, targets.length, decoys.length, TARGET_MARK, 'after seeding');
     const batches = Math.ceil(targets.length / UPDATE_BATCH);
     // -U -f ipv4 -p udp -s 198.51.0.0/16 --sport P: exactly one batch of targets
-    const updateArgs = (b: number) => ['-U', ...ConntrackCli.filterArgs({ ...UPDATE_FILTER, sport: UPDATE_SPORT + b })];
+    const updateArgs = (b: number) => ['-U', ...ConntrackOracle.filterArgs({ ...UPDATE_FILTER, sport: UPDATE_SPORT + b })];
     for (let rep = 0; rep < reps; rep++) {
       const cliMark = 0x1000 + 2 * rep;
       const clientMark = cliMark + 1;
@@ -474,7 +474,7 @@ for (const n of SIZES) {
         }
       });
       await checkUpdated(uct, uns.name, targets.length, decoys.length, cliMark, `after conntrack -U -m ${cliMark}`);
-      let result: Awaited<ReturnType<Conntrack['update']>> | undefined;
+      let result: Awaited<ReturnType<ConntrackClient['update']>> | undefined;
       record(UPDATE, 'client', await timeClient(async () => {
         result = await uct.update(targets, { mark: clientMark });
       }));
@@ -486,16 +486,16 @@ for (const n of SIZES) {
   }
   if (n === 1000) {
     // Neutron's old way: one conntrack -D process per entry (once; it is slow by nature).
-    await ct.create(mine);
+    await client.create(mine);
     record('delete 1 process/entry', 'cli', await timeCli(async () => {
       for (const e of mine) await cli.delete(e);
     }));
-    await ct.create(mine);
-    record('delete 1 process/entry', 'client', await timeClient(() => ct.delete(mine)));
+    await client.create(mine);
+    record('delete 1 process/entry', 'client', await timeClient(() => client.delete(mine)));
   }
   // Cold: the first call of a fresh compiled process (its peak RSS is the memory figure).
   const cold: Record<string, number> = {};
-  await ct.create(mine);
+  await client.create(mine);
   const listed = await runChild(ns.name, ZONE, 'list');
   cold[LIST] = listed.ms;
   if (n >= 100_000) {
@@ -505,25 +505,25 @@ for (const n of SIZES) {
   const dumped = await runChild(ns.name, ZONE, 'dump-delete');
   if (dumped.entries !== n) throw new Error(`bench: the cold dump-and-delete deleted ${dumped.entries} of ${n}`);
   cold[DUMP_DELETE] = dumped.ms;
-  await expectCount(ct, ZONE, 0, 'after the cold dump-and-delete');
+  await expectCount(client, ZONE, 0, 'after the cold dump-and-delete');
   const peerLines: string[] = [];
   if (!peerAbsent) {
-    const client: number[] = [];
+    const clientMs: number[] = [];
     const peer: Array<{ processMs: number; loopMs: number }> = [];
     for (let rep = 0; rep < reps; rep++) {
-      await ct.create(mine);
-      client.push((await timeClient(() => ct.delete(mine))).ms);
-      await expectCount(ct, ZONE, 0, 'after the client deleted the known tuples');
-      await ct.create(mine);
+      await client.create(mine);
+      clientMs.push((await timeClient(() => client.delete(mine))).ms);
+      await expectCount(client, ZONE, 0, 'after the client deleted the known tuples');
+      await client.create(mine);
       peer.push(await runPeer(ns.name, mine));
-      await expectCount(ct, ZONE, 0, 'after the nfct peer deleted the known tuples');
+      await expectCount(client, ZONE, 0, 'after the nfct peer deleted the known tuples');
     }
-    const row = { size: n, clientMs: median(client), peerProcessMs: median(peer.map((p) => p.processMs)), peerLoopMs: median(peer.map((p) => p.loopMs)), ratio: 0 };
+    const row = { size: n, clientMs: median(clientMs), peerProcessMs: median(peer.map((p) => p.processMs)), peerLoopMs: median(peer.map((p) => p.loopMs)), ratio: 0 };
     row.ratio = row.clientMs / row.peerLoopMs;
     peerRows.push(row);
     peerLines.push(`${String(n).padEnd(8)} ${'delete N known tuples (vs the seed\'s nfct_query per entry)'.padEnd(OP_WIDTH)} ${fmt(row.clientMs).padStart(11)}   peer ${fmt(row.peerLoopMs)} (process ${fmt(row.peerProcessMs)}), client/peer ${row.ratio.toFixed(3)}`);
   }
-  await expectCount(ct, NEIGHBOUR, n, 'at the end');
+  await expectCount(client, NEIGHBOUR, n, 'at the end');
   const block: Row[] = [];
   for (const [operation, s] of Object.entries(samples)) {
     const clientMs = median(s.client.map((m) => m.ms));

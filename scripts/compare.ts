@@ -1,19 +1,19 @@
 // `npm run compare`: in a namespace of its own, with counters and timestamps switched on, builds a
 // table of every protocol of the registry (created with conntrack-tools), NAT entries, directional
 // zones and status flags (created with the client), and a real TCP flow with the FTP helper; then
-// compares Conntrack.list with conntrack-tools field by field (text, XML and save output) and the set
+// compares ConntrackClient.list with conntrack-tools field by field (text, XML and save output) and the set
 // of entries both select, unfiltered and for every filter of crossCheckFilters; prints a per-field
 // summary; finally deletes a subset with the client and checks that exactly the rest is left.
 // Exit code 1 on any difference.
-import { Conntrack } from '../harness/conntrack/client.ts';
+import { ConntrackClient } from '../harness/conntrack/client.ts';
 import { addTallies, crossCheck, type CrossCheckReport, type FieldTally } from '../harness/conntrack/crosscheck.ts';
 import { crossCheckExtras, crossCheckFilters, crossCheckHelperFlow } from '../harness/conntrack/crosscheck-table.ts';
 import { keyString } from '../harness/conntrack/entry.ts';
-import { ConntrackCli } from '../harness/conntrack/oracle.ts';
+import { ConntrackOracle } from '../harness/conntrack/oracle.ts';
 import { mixedSamples, oracleArgsOf } from '../harness/protocols/index.ts';
-import { Netns } from '../harness/system/netns.ts';
-import { ProcessGroup } from '../harness/system/processes.ts';
-import { writeSysctl } from '../harness/system/topology.ts';
+import { Netns } from '../harness/os/netns.ts';
+import { ProcessGroup } from '../harness/os/processes.ts';
+import { writeSysctl } from '../harness/os/topology.ts';
 
 const zones = { zone: 4242, origZone: 4343, replyZone: 4444 };
 const { zone } = zones;
@@ -23,13 +23,13 @@ await using processes = new ProcessGroup();
 // Before any entry exists: counters and timestamps are attached when an entry is created.
 await writeSysctl(ns, 'net.netfilter.nf_conntrack_acct', 1);
 await writeSysctl(ns, 'net.netfilter.nf_conntrack_timestamp', 1);
-const oracle = new ConntrackCli({ netns: ns.name });
-await using ct = await Conntrack.open({ netns: ns.name });
+const oracle = new ConntrackOracle({ netns: ns.name });
+await using client = await ConntrackClient.open({ netns: ns.name });
 
 const samples = mixedSamples(zone, perProtocol);
 await oracle.createMany(samples, oracleArgsOf);
 const extras = crossCheckExtras(zones);
-await ct.create(extras);
+await client.create(extras);
 await crossCheckHelperFlow(ns, processes, oracle);
 const total = samples.length + extras.length + 1;
 console.log(`table: ${samples.length} registry samples (conntrack -I), ${extras.length} NAT/zone/flag entries (client), 1 helper flow; ` +
@@ -37,7 +37,7 @@ console.log(`table: ${samples.length} registry samples (conntrack -I), ${extras.
 
 let failed = false;
 const reports: CrossCheckReport[] = [];
-const all = await crossCheck(ct, oracle);
+const all = await crossCheck(client, oracle);
 reports.push(all);
 if (all.compared !== total) {
   console.log(`unfiltered: the client listed ${all.compared} entries, ${total} were created`);
@@ -45,7 +45,7 @@ if (all.compared !== total) {
 }
 console.log(`${'filter'.padEnd(58)} client  conntrack -L  differences`);
 for (const filter of [{}, ...crossCheckFilters(zones)]) {
-  const report = Object.keys(filter).length === 0 ? all : await crossCheck(ct, oracle, filter);
+  const report = Object.keys(filter).length === 0 ? all : await crossCheck(client, oracle, filter);
   if (report !== all) reports.push(report);
   // A filter that selects nothing, or everything, proves nothing about filtering.
   const vacuous = Object.keys(filter).length > 0 && (report.oracleListed === 0 || report.oracleListed === all.oracleListed);
@@ -70,10 +70,10 @@ const explained = reports.flatMap((r) => r.explained.map((x) => ({ ...x, filter:
 if (explained.length > 0) console.log(`${explained.length} set difference(s) predicted by the CLI's own rule (not counted):`);
 for (const x of explained) console.log(`  ${JSON.stringify(x.filter)} ${x.entry}: listed by the ${x.listedBy} only; ${x.why}`);
 
-const listed = await ct.list({ zone });
+const listed = await client.list({ zone });
 const subset = listed.filter((_, i) => i % 3 === 0);
 const expected = new Set(listed.filter((_, i) => i % 3 !== 0).map(keyString));
-const result = await ct.delete(subset);
+const result = await client.delete(subset);
 const left = new Set((await oracle.list({ zone })).map(keyString));
 const missing = [...expected].filter((k) => !left.has(k));
 const extra = [...left].filter((k) => !expected.has(k));

@@ -68,7 +68,7 @@ export const ${name}: ProtocolSpec = {
   // The fields that identify an entry of this protocol.
   identity: PORT_IDENTITY,
   // Cases the kernel or the CLI cannot do, with the reason: the generic suite skips them.
-  // unsupported: { 'flush-zone': 'why' },
+  // unsupported: { 'delete-zone': 'why' },
 };
 `
   : `import { defaultOracleArgs, echoSamples, ICMP_IDENTITY, type ProtocolSpec } from './spec.ts';

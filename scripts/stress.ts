@@ -4,8 +4,8 @@
 import { execa } from 'execa';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { netnsList } from '../harness/system/ip.ts';
-import { isSessionAlive, readSession, sessionOfNetns } from '../harness/system/session.ts';
+import { netnsList } from '../harness/os/ip.ts';
+import { isSessionAlive, readSession, sessionOfNetns } from '../harness/os/session.ts';
 
 const { values } = parseArgs({
   options: {

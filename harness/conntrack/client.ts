@@ -1,12 +1,12 @@
 // The system under test: a ctnetlink client for the conntrack table of one named namespace (list,
-// get, create, update, delete, flush, count, statistics), over a netlink socket opened inside it.
-import { HarnessError, ValidationError } from '../errors.ts';
-import { Turns } from '../system/turns.ts';
+// get, create, update, delete, deleteMatching, count, statistics), over a netlink socket opened inside it.
+import { HarnessError, ValidationError, CreateError, NetlinkSocketError, NetlinkDecodeError } from '../errors.ts';
+import { Turns } from '../os/turns.ts';
 import { NETLINK_NETFILTER } from '../netlink/constants.ts';
 import { NetlinkConnection, type OperationOptions, type TransactResult } from '../netlink/connection.ts';
-import { NetlinkErrnoError } from '../netlink/errors.ts';
+import { NetlinkErrnoError } from '../errors.ts';
 import type { NetlinkMessage } from '../netlink/message.ts';
-import { assertNetnsName } from '../system/names.ts';
+import { assertNetnsName } from '../os/names.ts';
 import {
   checkCreateInput, checkLabels, decodeCpuStats, decodeEntry, decodeGlobalStats, encodeCreate, encodeDelete, encodeDump,
   encodeGet, encodeStatsRequest, encodeUpdate, lastTupleHash, statusBits, type CpuStats, type DumpRequest,
@@ -18,9 +18,9 @@ import { ConntrackWatch, type WatchOptions } from './watch.ts';
 import { Expectations } from './expectations.ts';
 import { kernelFilterSupport, type KernelFilters } from './features.ts';
 import { compileFilter, isEmptyFilter, normalizeFilter, type ConntrackFilter, type NormalizedFilter } from './filter.ts';
-import type { ConntrackSystem, DeleteResult, UpdateResult } from './system.ts';
+import type { ConntrackImplementation, DeleteResult, UpdateResult } from './implementation.ts';
 
-export interface ConntrackOptions {
+export interface ConntrackClientOptions {
   /** The namespace to work in (a name under /run/netns). Required: the client never works on the host table. */
   netns: string;
   /** Per-recv timeout in ms (default 10 s). */
@@ -35,31 +35,6 @@ export interface ConntrackOptions {
 export interface CreateResult {
   created: ConntrackKey[];
   failed: Array<{ entry: ConntrackKey; error: HarnessError }>;
-}
-
-/** Errno-specific advice, for the messages of CreateError and friends. */
-function hint(failed: ReadonlyArray<{ error: HarnessError }>): string {
-  const errnos = new Set(failed.map((f) => (f.error instanceof NetlinkErrnoError ? f.error.errnoName : '')));
-  const hints: string[] = [];
-  if (errnos.has('ENOMEM')) {
-    hints.push('ENOMEM: the namespace\'s conntrack table is full, see net.netfilter.nf_conntrack_max; unassured entries are evicted first, assured ones are refused');
-  }
-  if (errnos.has('ENOSPC')) {
-    hints.push('ENOSPC: entries get room for labels only once a rule that uses `ct label` exists in the namespace (e.g. nft ... ct label set 1)');
-  }
-  return hints.length > 0 ? ` (${hints.join('; ')})` : '';
-}
-
-/** Some entries of a create could not be made; `result` says which and why. */
-export class CreateError extends HarnessError {
-  override name = 'CreateError';
-  readonly result: CreateResult;
-
-  constructor(result: CreateResult) {
-    const first = result.failed[0];
-    super('ERR_NETLINK_ERRNO', `${result.failed.length} of ${result.failed.length + result.created.length} entries were not created; first: ${first?.error.message}${hint(result.failed)}`);
-    this.result = result;
-  }
 }
 
 /** Per-CPU statistics and the table's size, like `conntrack -S` and `conntrack -C`. */
@@ -242,7 +217,7 @@ function dumpRequest(f: NormalizedFilter, kernel: KernelFilters): DumpRequest {
   return request;
 }
 
-export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
+export class ConntrackClient implements ConntrackImplementation, AsyncDisposable, Disposable {
   readonly netns: string;
   /** The filters this client sends to the kernel (it filters in user space as well). */
   readonly kernelFilters: Readonly<KernelFilters>;
@@ -258,10 +233,10 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
   }
 
   /** Opens a ctnetlink socket inside `netns` (the thread switches in and back, synchronously). */
-  static async open(options: ConntrackOptions): Promise<Conntrack> {
+  static async open(options: ConntrackClientOptions): Promise<ConntrackClient> {
     if (options === null || typeof options !== 'object' || options.netns === undefined) {
       throw new ValidationError('ERR_NETNS_REQUIRED', 'netns', undefined,
-        'Conntrack.open needs an explicit { netns }: the client never touches the host namespace table');
+        'ConntrackClient.open needs an explicit { netns }: the client never touches the host namespace table');
     }
     const netns = assertNetnsName(options.netns);
     const forced = options.kernelFilters ?? {};
@@ -275,7 +250,7 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     const probed = all.every((k) => forced[k] !== undefined) ? undefined : await kernelFilterSupport();
     const pick = (k: (typeof all)[number]) => forced[k] ?? probed![k];
     const conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns, timeoutMs: options.timeoutMs });
-    return new Conntrack(netns, conn, { zone: pick('zone'), mark: pick('mark'), status: pick('status'), tuple: pick('tuple') });
+    return new ConntrackClient(netns, conn, { zone: pick('zone'), mark: pick('mark'), status: pick('status'), tuple: pick('tuple') });
   }
 
   /**
@@ -425,7 +400,7 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     try {
       got = (await this.#get(key, options))?.labels ?? [];
     } catch (error) {
-      return error instanceof HarnessError ? error : new HarnessError('ERR_NETLINK_SOCKET', String(error), { cause: error });
+      return error instanceof HarnessError ? error : new NetlinkSocketError('recv', 0, String(error), { cause: error });
     }
     if (labels.every((bit) => got.includes(bit))) return undefined;
     const removed = await this.delete([key], options);
@@ -453,9 +428,9 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
    * entry: before Linux 6.8 a DELETE carrying only CTA_ZONE flushes every zone, and a CTA_FILTER
    * flush exists only from 6.12, so neither is sent.
    */
-  async flush(filter: ConntrackFilter, options: OperationOptions = {}): Promise<number> {
+  async deleteMatching(filter: ConntrackFilter, options: OperationOptions = {}): Promise<number> {
     if (isEmptyFilter(normalizeFilter(filter), filter)) {
-      throw new ValidationError('ERR_INVALID_FILTER', 'filter', filter, 'flush() needs at least one criterion that does not hold for every entry, e.g. { zone }: flushing a whole table is not offered');
+      throw new ValidationError('ERR_INVALID_FILTER', 'filter', filter, 'deleteMatching() needs at least one criterion that does not hold for every entry, e.g. { zone }: flushing a whole table is not offered');
     }
     const result = await this.delete(await this.list(filter, options), options);
     return result.deleted.length;
@@ -505,7 +480,7 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     if (normalized.zone !== undefined) eventOptions.zone = normalized.zone;
     if (normalized.family !== undefined) eventOptions.family = normalized.family;
     if (normalized.protocol !== undefined) eventOptions.protocol = normalized.protocol;
-    const dumper = await Conntrack.open({ netns: this.netns, kernelFilters: { ...this.kernelFilters } });
+    const dumper = await ConntrackClient.open({ netns: this.netns, kernelFilters: { ...this.kernelFilters } });
     return new ConntrackWatch({
       subscribe: () => openEvents(this.netns, eventOptions),
       dump: (stop) => dumper.list(filter, { signal: stop }),
@@ -524,7 +499,7 @@ export class Conntrack implements ConntrackSystem, AsyncDisposable, Disposable {
     await this.#conn.request(encodeStatsRequest(this.#conn.nextSeq(), false), (msg) => {
       global = decodeGlobalStats(msg);
     }, options);
-    if (!global) throw new HarnessError('ERR_NETLINK_DECODE', 'the kernel acknowledged IPCTNL_MSG_CT_GET_STATS without answering it');
+    if (!global) throw new NetlinkDecodeError('the kernel acknowledged IPCTNL_MSG_CT_GET_STATS without answering it', 0);
     return { cpus, ...global };
   }
 

@@ -3,7 +3,7 @@
 // unit tests can feed captured kernel dumps.
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.ts';
 import { ValidationError } from '../errors.ts';
-import { NetlinkDecodeError } from '../netlink/errors.ts';
+import { NetlinkDecodeError } from '../errors.ts';
 import { nfnlType, type NetlinkMessage } from '../netlink/message.ts';
 import type { NestTable } from '../netlink/attributes.ts';
 import { MessageWriter } from '../netlink/writer.ts';
@@ -132,12 +132,12 @@ function writeNat(w: MessageWriter, type: number, family: Family, nat: NatBindin
 /** Validates create-only input (state, NAT, labels, reply tuple) against a normalized key. */
 export function checkCreateInput(key: ConntrackKey, input: EntryInput): void {
   const table = STATE_TABLES[key.protocol];
-  const state = input.tcpState ?? defaultState(key.protocol);
-  if (input.tcpState !== undefined && !table) {
-    throw new ValidationError('ERR_INVALID_ENTRY', 'tcpState', input.tcpState, `${String(key.protocol)} has no states`);
+  const state = input.state ?? defaultState(key.protocol);
+  if (input.state !== undefined && !table) {
+    throw new ValidationError('ERR_INVALID_ENTRY', 'state', input.state, `${String(key.protocol)} has no states`);
   }
   if (table && state !== undefined && !table.names.includes(state)) {
-    throw new ValidationError('ERR_INVALID_ENTRY', 'tcpState', state,
+    throw new ValidationError('ERR_INVALID_ENTRY', 'state', state,
       `${String(key.protocol)} has no state ${JSON.stringify(state)}; known: ${table.names.join(', ')}`);
   }
   for (const field of ['snat', 'dnat'] as const) {
@@ -191,7 +191,7 @@ export function checkLabels(labels: unknown, field: string): number[] {
 /** NEW with NLM_F_CREATE|NLM_F_EXCL, like `conntrack -I`: both tuples, timeout, zone, state, NAT. */
 export function encodeCreate(key: ConntrackKey, input: EntryInput, seq: number, w: MessageWriter = shared): Buffer {
   const table = STATE_TABLES[key.protocol];
-  const stateName = input.tcpState ?? defaultState(key.protocol);
+  const stateName = input.state ?? defaultState(key.protocol);
   const state = table && stateName !== undefined ? table.names.indexOf(stateName) : -1;
   let status = 0;
   for (const name of input.status ?? []) {
@@ -473,7 +473,7 @@ export function decodeEntry(msg: NetlinkMessage): ConntrackEntry {
   if (t.has(C.CTA_USE)) entry.use = t.be32(buf, C.CTA_USE, at);
   if (t.has(C.CTA_PROTOINFO)) {
     const state = decodeState(buf, protocol, at);
-    if (state !== undefined) entry.tcpState = state;
+    if (state !== undefined) entry.state = state;
   }
   if (t.has(C.CTA_COUNTERS_ORIG) && t.has(C.CTA_COUNTERS_REPLY)) {
     entry.counters = { orig: counters(buf, C.CTA_COUNTERS_ORIG, at), reply: counters(buf, C.CTA_COUNTERS_REPLY, at) };

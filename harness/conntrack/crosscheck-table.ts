@@ -1,13 +1,13 @@
 // The table and filters the cross-check runs on (suites/kernel/crosscheck.test.ts, `npm run
 // compare`): entries of every kind the client models (NAT, directional zones, flags), the filters
 // to compare, and a real connection that the FTP helper follows.
-import type { Netns } from '../system/netns.ts';
-import type { ProcessGroup } from '../system/processes.ts';
-import { ftpHelperRuleset } from '../system/topology.ts';
-import { notYet, ready, waitFor } from '../system/wait.ts';
+import type { Netns } from '../os/netns.ts';
+import type { ProcessGroup } from '../os/processes.ts';
+import { ftpHelperRuleset } from '../os/topology.ts';
+import { notYet, ready, waitFor } from '../os/wait.ts';
 import type { EntryInput } from './entry.ts';
 import type { ConntrackFilter } from './filter.ts';
-import { type ConntrackCli, type OracleEntry } from './oracle.ts';
+import { type ConntrackOracle, type OracleEntry } from './oracle.ts';
 
 /** The zones the cross-check table uses: `zone` for most entries, one origZone and one replyZone. */
 export interface CrossCheckZones {
@@ -42,7 +42,7 @@ export function crossCheckExtras({ zone, origZone, replyZone }: CrossCheckZones)
     { protocol: 'icmpv6', src: '2001:db8:7:2::3', dst: '2001:db8:7:2::4', icmpType: 128, icmpId: 5, replyZone },
     { protocol: 'udp', src: '10.7.3.1', dst: '10.7.3.2', sport: 4020, dport: 53, status: ['SEEN_REPLY', 'ASSURED', 'FIXED_TIMEOUT'], mark: 0x1207 },
     { protocol: 'udp', src: '10.7.3.1', dst: '10.7.3.2', sport: 4021, dport: 53, status: ['SEEN_REPLY'], mark: 0x12ab },
-    { protocol: 'tcp', src: '10.7.3.1', dst: '10.7.3.2', sport: 4022, dport: 80, tcpState: 'SYN_SENT' },
+    { protocol: 'tcp', src: '10.7.3.1', dst: '10.7.3.2', sport: 4022, dport: 80, state: 'SYN_SENT' },
   ];
 }
 
@@ -94,7 +94,7 @@ export function crossCheckFilters({ zone, origZone, replyZone }: CrossCheckZones
  * and non-zero counters that stay put while nothing is sent. Returns once conntrack-tools lists
  * the entry as ESTABLISHED and ASSURED.
  */
-export async function crossCheckHelperFlow(ns: Netns, processes: ProcessGroup, oracle: ConntrackCli): Promise<OracleEntry> {
+export async function crossCheckHelperFlow(ns: Netns, processes: ProcessGroup, oracle: ConntrackOracle): Promise<OracleEntry> {
   const port = HELPER_FLOW_PORT;
   await ns.exec(['nft', '-f', '-'], { input: ftpHelperRuleset('cth_crosscheck_helper', port) });
   // -u: what the client sends goes to /dev/null, and nothing comes back (no shell, no echo).
@@ -108,7 +108,7 @@ export async function crossCheckHelperFlow(ns: Netns, processes: ProcessGroup, o
   return waitFor(async () => {
     const found = await oracle.list({ protocol: 'tcp', dport: port });
     const e = found[0];
-    return found.length === 1 && e?.tcpState === 'ESTABLISHED' && e.status?.includes('ASSURED') && e.helper === 'ftp'
-      ? ready(e) : notYet(JSON.stringify(found.map((f) => [f.tcpState, f.status, f.helper])));
+    return found.length === 1 && e?.state === 'ESTABLISHED' && e.status?.includes('ASSURED') && e.helper === 'ftp'
+      ? ready(e) : notYet(JSON.stringify(found.map((f) => [f.state, f.status, f.helper])));
   }, { what: `an ESTABLISHED, ASSURED tcp entry to 127.0.0.1:${port} with helper=ftp in ${ns.name}` });
 }

@@ -4,15 +4,15 @@
 // suites/kernel/crosscheck.test.ts and `npm run compare`, on the table of crosscheck-table.ts.
 import { HarnessError } from '../errors.ts';
 import { canonicalAddress, familyOf } from './address.ts';
-import type { Conntrack } from './client.ts';
+import type { ConntrackClient } from './client.ts';
 import {
   assertProtocol, keyString, protocolOf,
   type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type Protocol,
 } from './entry.ts';
 import type { ConntrackFilter } from './filter.ts';
-import { ConntrackCli, parseExtendedLine, parseXml, type OracleEntry } from './oracle.ts';
+import { ConntrackOracle, parseExtendedLine, parseXml, type OracleEntry } from './oracle.ts';
 
-/** Which output of the CLI a value came from. `list` is `ConntrackCli.list` (the set comparison). */
+/** Which output of the CLI a value came from. `list` is `ConntrackOracle.list` (the set comparison). */
 export type OracleSource = 'text' | 'xml' | 'save' | 'list';
 
 export interface FieldDifference {
@@ -41,7 +41,7 @@ export interface CrossCheckReport {
   filter: ConntrackFilter;
   /** Entries the client listed. */
   compared: number;
-  /** Entries `conntrack -L` (ConntrackCli.list) listed for the same filter. */
+  /** Entries `conntrack -L` (ConntrackOracle.list) listed for the same filter. */
   oracleListed: number;
   differences: FieldDifference[];
   /**
@@ -63,7 +63,7 @@ export const SAVE_STATUS_FLAGS = ['SEEN_REPLY', 'ASSURED', 'FIXED_TIMEOUT', 'EXP
 export interface SaveEntry extends ConntrackKey {
   reply: ConntrackTuple;
   timeout?: number;
-  tcpState?: string;
+  state?: string;
   /** The `-u` flags, each one of SAVE_STATUS_FLAGS; `[]` for `-u UNSET`. */
   status: string[];
   /**
@@ -134,7 +134,7 @@ export function parseSaveLine(line: string): SaveEntry {
   if (opts.has('--orig-zone')) entry.origZone = num('--orig-zone');
   if (opts.has('--reply-zone')) entry.replyZone = num('--reply-zone');
   if (opts.has('-t')) entry.timeout = num('-t');
-  if (opts.has('--state')) entry.tcpState = opts.get('--state');
+  if (opts.has('--state')) entry.state = opts.get('--state');
   const pair = (a: string, b: string, into: ConntrackTuple, as: ['sport', 'dport'] | ['icmpType', 'icmpCode']) => {
     if (opts.has(a)) {
       into[as[0]] = num(a);
@@ -236,7 +236,7 @@ function deltaRange(ts: NonNullable<ConntrackEntry['timestamp']>, out: CliOutput
   return [Math.floor((out.t0 - COARSE_CLOCK_LAG_MS) / 1000) - start, Math.floor(out.t1 / 1000) - start];
 }
 
-async function cliList(oracle: ConntrackCli, format: string, args: readonly string[]): Promise<CliOutput> {
+async function cliList(oracle: ConntrackOracle, format: string, args: readonly string[]): Promise<CliOutput> {
   const t0 = Date.now();
   const { stdout } = await oracle.run(['-L', '-o', format, ...args]);
   return { stdout, t0, t1: Date.now() };
@@ -282,27 +282,27 @@ class ById<T extends ConntrackKey & { id?: number }> {
  * - save (`-o save`): the key, the reply tuple, the state, the timeout, the `-u` flags (SEEN_REPLY,
  *   ASSURED, FIXED_TIMEOUT, EXPECTED), and `-n`/`-g`, compared with the rule the CLI applies (see
  *   SaveEntry) to the client's SRC_NAT_DONE/DST_NAT_DONE bits and tuples;
- * - the set: the keys of `client.list(filter)` against those of `ConntrackCli.list(filter)`, and
+ * - the set: the keys of `client.list(filter)` against those of `ConntrackOracle.list(filter)`, and
  *   every entry of each output must match one the client listed (by id) and the other way round.
  *   Under a `nat` filter the CLI's rule (cliNatSelects) applied to the client's entries must also
  *   predict exactly what the CLI lists (`(set: CLI NAT rule)`); where that rule and the kernel's
  *   NAT bit disagree for an ICMP entry, the entry is reported in `explained`, not as a difference.
  *
  * `use` is compared exactly: both sides read it from a dump, where the kernel reports the entry's
- * own count (1 for an idle entry). A GET (`conntrack -G`, `Conntrack.get`) reports one more (2),
+ * own count (1 for an idle entry). A GET (`conntrack -G`, `ConntrackClient.get`) reports one more (2),
  * the reference the lookup holds while it answers; the cross-check never compares a GET.
  * `delta-time` must lie in the interval the CLI's run allows (deltaRange), the timeout within 2 s.
  * Labels are not compared: the CLI prints them only by connlabel.conf name.
  */
-export async function crossCheck(client: Conntrack, oracle: ConntrackCli, filter: ConntrackFilter = {}): Promise<CrossCheckReport> {
-  const args = ConntrackCli.filterArgs(filter);
+export async function crossCheck(client: ConntrackClient, oracle: ConntrackOracle, filter: ConntrackFilter = {}): Promise<CrossCheckReport> {
+  const args = ConntrackOracle.filterArgs(filter);
   const mine = await client.list(filter);
   const textOut = await cliList(oracle, 'extended,ktimestamp,id', args);
   const xmlOut = await cliList(oracle, 'xml,ktimestamp', args);
   const saveOut = await cliList(oracle, 'save', args);
-  // As ConntrackCli.list/listXml do: the zone filter is re-applied to what the CLI printed.
+  // As ConntrackOracle.list/listXml do: the zone filter is re-applied to what the CLI printed.
   const inZone = <T extends ConntrackKey>(entries: T[]): T[] => (filter.zone === undefined ? entries : entries.filter((e) => e.zone === filter.zone));
-  // The text output is what ConntrackCli.list parses: it is also the set the CLI selects.
+  // The text output is what ConntrackOracle.list parses: it is also the set the CLI selects.
   const listed = inZone(lines(textOut.stdout).map(parseExtendedLine));
   const text = new ById<OracleEntry>(listed);
   const xml = new ById<OracleEntry>(inZone(parseXml(xmlOut.stdout)));
@@ -381,9 +381,9 @@ export async function crossCheck(client: Conntrack, oracle: ConntrackCli, filter
     if (s) for (const f of icmp) eq(name, f, 'save', c[f], s[f]);
     // The state: named right in text and save; the XML names every protocol's state from the TCP
     // table (SCTP ESTABLISHED comes out as FIN_WAIT), so it is compared there for TCP only.
-    if (t) eq(name, 'tcpState', 'text', c.tcpState, t.tcpState);
-    if (x && c.protocol === 'tcp') eq(name, 'tcpState', 'xml', c.tcpState, x.tcpState);
-    if (s) eq(name, 'tcpState', 'save', c.tcpState, s.tcpState);
+    if (t) eq(name, 'state', 'text', c.state, t.state);
+    if (x && c.protocol === 'tcp') eq(name, 'state', 'xml', c.state, x.state);
+    if (s) eq(name, 'state', 'save', c.state, s.state);
     for (const [source, o, out] of [['text', t, textOut], ['xml', x, xmlOut]] as const) {
       if (!o) continue;
       for (const f of ['mark', 'use', 'counters', 'helper'] as const) eq(name, f, source, c[f], o[f]);

@@ -76,7 +76,7 @@ export interface ConntrackKey extends ConntrackTuple {
   family: Family;
   /** A name (`'udp'`, `'igmp'`) where the model knows one, else the IP protocol number (`200`). */
   protocol: Protocol;
-  /** Conntrack zone, 0 (the default zone) when the kernel omits it. */
+  /** ConntrackClient zone, 0 (the default zone) when the kernel omits it. */
   zone: number;
   /** A zone of the original direction only (`--orig-zone`; `zone` is then 0). Part of the lookup key. */
   origZone?: number;
@@ -109,7 +109,7 @@ export interface ConntrackEntry extends ConntrackKey {
   /** Status flag names, e.g. `SEEN_REPLY`, `ASSURED`, `CONFIRMED`. */
   status?: readonly string[];
   /** TCP (and SCTP/DCCP) state name, e.g. `ESTABLISHED`. */
-  tcpState?: string;
+  state?: string;
   /** Kernel id of the entry (conntrack -o id). */
   id?: number;
   /** Connection label bits that are set (0..127), as `ct label` and `conntrack -l` use them. */

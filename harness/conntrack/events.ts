@@ -6,11 +6,11 @@
 // (ENOBUFS), the stream says so once and goes on.
 import { ValidationError } from '../errors.ts';
 import { ERRNO, NETLINK_NETFILTER, NLM_F_CREATE, NLM_F_EXCL } from '../netlink/constants.ts';
-import { NetlinkAbortError, NetlinkSocketError, SocketClosedError } from '../netlink/errors.ts';
+import { NetlinkAbortError, NetlinkSocketError, SocketClosedError } from '../errors.ts';
 import { forEachMessage, type NetlinkMessage } from '../netlink/message.ts';
 import { bpf, encodeBpf, type BpfInstruction } from '../netlink/bpf.ts';
 import { NetlinkSocket } from '../netlink/socket.ts';
-import { Turns } from '../system/turns.ts';
+import { Turns } from '../os/turns.ts';
 import { decodeEntry } from './codec.ts';
 import { CTA_ZONE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK } from './constants.ts';
 import type { ConntrackEntry } from './entry.ts';

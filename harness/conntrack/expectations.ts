@@ -1,11 +1,11 @@
-// Conntrack expectations (`conntrack -L/-I/-D expect`): what a helper such as FTP told the kernel to
+// ConntrackClient expectations (`conntrack -L/-I/-D expect`): what a helper such as FTP told the kernel to
 // expect, e.g. the data connection announced by a PORT command. Model, validation, the ctnetlink
 // messages of subsystem NFNL_SUBSYS_CTNETLINK_EXP, and the API the client exposes as
-// `ct.expectations`.
+// `client.expectations`.
 import { HarnessError, ValidationError } from '../errors.ts';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.ts';
 import type { NetlinkConnection } from '../netlink/connection.ts';
-import { NetlinkDecodeError } from '../netlink/errors.ts';
+import { NetlinkDecodeError } from '../errors.ts';
 import { nfnlType, type NetlinkMessage } from '../netlink/message.ts';
 import { canonicalAddress, familyOf, type Family } from './address.ts';
 import { EXPECT } from './attributes.ts';
@@ -217,7 +217,7 @@ const EXPECTATION_EVENT_KEYS = new Set(['family', 'types', 'signal', 'bufferByte
 const EXP_NEW_TYPE = (C.NFNL_SUBSYS_CTNETLINK_EXP << 8) | C.IPCTNL_MSG_EXP_NEW;
 const EXP_DELETE_TYPE = (C.NFNL_SUBSYS_CTNETLINK_EXP << 8) | C.IPCTNL_MSG_EXP_DELETE;
 
-/** `ct.expectations`: list, create and delete the namespace's expectations, and watch them. */
+/** `client.expectations`: list, create and delete the namespace's expectations, and watch them. */
 export class Expectations {
   readonly #conn: NetlinkConnection;
   readonly #netns: string;
@@ -274,7 +274,7 @@ export class Expectations {
     return result;
   }
 
-  /** Deletes expectations by their expected tuple (and master zone); sorted like Conntrack.delete(). */
+  /** Deletes expectations by their expected tuple (and master zone); sorted like ConntrackClient.delete(). */
   async delete(keys: readonly ExpectationKey[]): Promise<ExpectationDeleteResult> {
     if (!Array.isArray(keys)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'expectations', keys, 'delete() takes an array of expectations');
     const normalized = keys.map((k) => {

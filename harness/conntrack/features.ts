@@ -5,7 +5,7 @@
 import { release } from 'node:os';
 import { NETLINK_NETFILTER } from '../netlink/constants.ts';
 import { NetlinkConnection } from '../netlink/connection.ts';
-import { atLeast, kernelFiltersZones } from '../system/kernel.ts';
+import { atLeast, kernelFiltersZones } from '../os/kernel.ts';
 import { decodeEntry, encodeCreate, encodeDump, statusBits, type DumpRequest } from './codec.ts';
 import { normalizeKey, type EntryInput } from './entry.ts';
 

@@ -1,4 +1,4 @@
-// The filter language of list/count/entries/flush/watch, the criteria `conntrack -L` offers: a
+// The filter language of list/count/entries/deleteMatching/watch, the criteria `conntrack -L` offers: a
 // closed set of keys (an unknown key is refused, never ignored), validated before anything is
 // sent, and compiled into one predicate that every listed entry passes in user space, whatever
 // the kernel already filtered.
@@ -190,7 +190,7 @@ export function normalizeFilter(filter: unknown): NormalizedFilter {
 
 /**
  * True when the filter selects everything by construction: no criterion, or only ones that hold
- * for every entry (a mark mask of 0, a /0 prefix, and the family such a prefix implies). flush()
+ * for every entry (a mark mask of 0, a /0 prefix, and the family such a prefix implies). deleteMatching()
  * refuses such a filter. `given` is the filter as the caller wrote it: a family given there counts.
  */
 export function isEmptyFilter(filter: NormalizedFilter, given: ConntrackFilter = filter as ConntrackFilter): boolean {
@@ -239,7 +239,7 @@ export function compileFilter(f: NormalizedFilter): (entry: ConntrackEntry) => b
     const want = f.status;
     checks.push((e) => want.every((s) => e.status?.includes(s) ?? false));
   }
-  if (f.state !== undefined) checks.push((e) => e.tcpState === f.state);
+  if (f.state !== undefined) checks.push((e) => e.state === f.state);
   if (f.nat !== undefined) {
     const kinds = f.nat === 'any' ? ['SRC_NAT', 'DST_NAT'] : [f.nat === 'src' ? 'SRC_NAT' : 'DST_NAT'];
     checks.push((e) => kinds.some((k) => e.status?.includes(k) ?? false));

@@ -2,11 +2,11 @@
 // to cross-check the client, so a codec bug cannot pass by agreeing with itself.
 import { writeFile } from 'node:fs/promises';
 import tmp from 'tmp';
-import { HarnessError } from '../errors.ts';
-import { execute, type ExecuteOptions } from '../system/execute.ts';
-import { assertNetnsName } from '../system/names.ts';
-import { conntrackBinary, ORACLE_FEATURES_SINCE } from '../system/prerequisites.ts';
-import { compareVersions } from '../system/versions.ts';
+import { HarnessError, ValidationError } from '../errors.ts';
+import { execute, type ExecuteOptions } from '../os/execute.ts';
+import { assertNetnsName } from '../os/names.ts';
+import { conntrackBinary, ORACLE_FEATURES_SINCE } from '../os/prerequisites.ts';
+import { compareVersions } from '../os/versions.ts';
 import { canonicalAddress, familyOf } from './address.ts';
 import {
   assertZone, defaultState, normalizeKey, protocolNumber, protocolOf, tupleShape,
@@ -84,7 +84,7 @@ export function createArgs(input: EntryInput): string[] {
   const key = normalizeKey(input);
   const args = tupleArgs(key);
   args.push('-t', String(input.timeout ?? 120));
-  const state = input.tcpState ?? defaultState(key.protocol);
+  const state = input.state ?? defaultState(key.protocol);
   if (state !== undefined) args.push('--state', state);
   if (key.protocol === 'sctp') args.push('--orig-vtag', '1', '--reply-vtag', '2');
   // -u before -m: conntrack-tools 1.4.7 stores the -u bits in the mark when -u comes after -m
@@ -176,7 +176,7 @@ export function parseExtendedLine(line: string): OracleEntry {
   const times: { start?: bigint; stop?: bigint } = {};
   let current = orig;
   let i = 5;
-  if (tokens[i] && !tokens[i]!.includes('=') && !tokens[i]!.startsWith('[')) entry.tcpState = tokens[i++];
+  if (tokens[i] && !tokens[i]!.includes('=') && !tokens[i]!.startsWith('[')) entry.state = tokens[i++];
   for (; i < tokens.length; i++) {
     const token = tokens[i]!;
     if (token.startsWith('[')) {
@@ -326,7 +326,7 @@ export function parseXml(xml: string): OracleEntry[] {
     if (n('mark') !== undefined) entry.mark = Number(n('mark'));
     if (n('id') !== undefined) entry.id = Number(n('id'));
     if (n('use') !== undefined) entry.use = Number(n('use'));
-    if (n('state') !== undefined) entry.tcpState = n('state');
+    if (n('state') !== undefined) entry.state = n('state');
     entry.status = ['unreplied', 'assured'].filter((f) => indep.includes(`<${f}/>`)).map((f) => f.toUpperCase());
     const origCounters = xmlCounters(orig);
     const replyCounters = xmlCounters(reply);
@@ -356,7 +356,7 @@ export interface ConntrackCliOptions {
 }
 
 /** The conntrack CLI bound to one namespace. Never used without one. */
-export class ConntrackCli {
+export class ConntrackOracle {
   readonly netns: string;
   readonly timeout: number;
   readonly binary: string;
@@ -382,7 +382,7 @@ export class ConntrackCli {
   }
 
   /**
-   * `-f` options to run a listing or a flush once with: none when the filter names the family or
+   * `-f` options to run a listing or a deleteMatching once with: none when the filter names the family or
    * the CLI reaches both families anyway; else the family of the filter's addresses, or each family.
    */
   private async familyRuns(filter: ConntrackFilter): Promise<string[][]> {
@@ -410,7 +410,7 @@ export class ConntrackCli {
     };
     // A key dropped here would widen a `-D` to the whole table: every key must map to an option.
     for (const key of Object.keys(f)) {
-      if (!ORACLE_FILTER_KEYS.has(key)) throw new HarnessError('ERR_UNKNOWN_FILTER_KEY', `the oracle has no option for filter key ${JSON.stringify(key)}`);
+      if (!ORACLE_FILTER_KEYS.has(key)) throw new ValidationError('ERR_UNKNOWN_FILTER_KEY', 'filter', key, `the oracle has no option for filter key ${JSON.stringify(key)}`);
     }
     if (f.family !== undefined) args.push('-f', f.family);
     if (f.protocol !== undefined) args.push('-p', protoArg(f.protocol));
@@ -438,7 +438,7 @@ export class ConntrackCli {
   }
 
   async list(filter: ConntrackFilter = {}): Promise<ConntrackEntry[]> {
-    const args = ConntrackCli.filterArgs(filter);
+    const args = ConntrackOracle.filterArgs(filter);
     const { stdout } = await this.perFamily(['-L', '-o', 'extended,id', ...args], filter);
     const entries = stdout.split('\n').filter((l) => l.trim().length > 0).map(parseExtendedLine);
     // The CLI ignores -w 0 on some versions: filter here too so the oracle means what it says.
@@ -479,10 +479,10 @@ export class ConntrackCli {
   }
 
   /** `conntrack -D` with a filter: every entry that matches; returns how many were deleted. */
-  async flush(filter: ConntrackFilter): Promise<number> {
-    const args = ConntrackCli.filterArgs(filter);
+  async deleteMatching(filter: ConntrackFilter): Promise<number> {
+    const args = ConntrackOracle.filterArgs(filter);
     // A bare `conntrack -D` deletes the whole table.
-    if (args.length === 0) throw new HarnessError('ERR_INVALID_FILTER', 'the oracle flushes only with at least one filter criterion');
+    if (args.length === 0) throw new ValidationError('ERR_INVALID_FILTER', 'filter', filter, 'the oracle deletes by filter only with at least one filter criterion');
     const { stderr } = await this.perFamily(['-D', ...args], filter, { extraOkCodes: [1] });
     return summaryCounts(stderr, 'deleted');
   }
@@ -511,7 +511,7 @@ export class ConntrackCli {
 
   /** `conntrack -L -o xml`: the second output format, for field-by-field cross-checks. */
   async listXml(filter: ConntrackFilter = {}): Promise<ConntrackEntry[]> {
-    const { stdout } = await this.perFamily(['-L', '-o', 'xml', ...ConntrackCli.filterArgs(filter)], filter);
+    const { stdout } = await this.perFamily(['-L', '-o', 'xml', ...ConntrackOracle.filterArgs(filter)], filter);
     const entries = parseXml(stdout);
     return filter.zone === undefined ? entries : entries.filter((e) => e.zone === filter.zone);
   }

@@ -1,4 +1,4 @@
-// A live view of the entries that match a filter, kept by ctnetlink events; `ct.watch(filter)`.
+// A live view of the entries that match a filter, kept by ctnetlink events; `client.watch(filter)`.
 //
 // Sync: subscribe first, then dump, then apply every event received since the subscription, in
 // order; the last event of an entry wins. An event older than the dump is harmless: every later
@@ -9,10 +9,10 @@
 // fresh socket overflows again soon after its sync; each such overflow doubles a pause before the
 // next sync (10 ms up to 1 s), so the watch does not dump the table over and over meanwhile.
 // Dumps go through a socket of the watch's own, so they never hold up the caller's client.
-import { HarnessError } from '../errors.ts';
+import { HarnessError, NetlinkAbortError } from '../errors.ts';
 import type { EventStream } from './events.ts';
 import { keyString, normalizeKey, type ConntrackEntry, type EntryInput } from './entry.ts';
-import { Changes, notYet, ready, waitFor, type WaitOptions } from '../system/wait.ts';
+import { Changes, notYet, ready, waitFor, type WaitOptions } from '../os/wait.ts';
 
 export interface WatchOptions {
   /** Closes the watch. */
@@ -50,7 +50,7 @@ export class ConntrackWatch implements AsyncDisposable {
   /** What `until` waits on. */
   readonly #changes = new Changes();
 
-  /** @internal use `ct.watch(filter)` */
+  /** @internal use `client.watch(filter)` */
   constructor(source: WatchSource, signal?: AbortSignal) {
     this.#source = source;
     if (signal?.aborted) this.#stop.abort();
@@ -60,7 +60,7 @@ export class ConntrackWatch implements AsyncDisposable {
   /** @internal: the first sync; resolves once the view holds the dump. */
   async start(): Promise<this> {
     try {
-      if (this.#stop.signal.aborted) throw new HarnessError('ERR_ABORTED', 'the watch was aborted before its first dump');
+      if (this.#stop.signal.aborted) throw new NetlinkAbortError('watch (before its first dump)', this.#stop.signal.reason);
       await this.#sync();
     } catch (error) {
       this.#closed = true;

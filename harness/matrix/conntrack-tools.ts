@@ -6,8 +6,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HarnessError } from '../errors.ts';
-import { execute } from '../system/execute.ts';
+import { HarnessError, ValidationError } from '../errors.ts';
+import { execute } from '../os/execute.ts';
 import { cacheDir, DebianArchive, extractDebs, type DebianRelease } from './debian.ts';
 
 /** The Debian release that ships each conntrack-tools version (Ubuntu 22.04 ships 1.4.6, 24.04 1.4.8). */
@@ -30,7 +30,7 @@ export function conntrackToolsBinary(version: ConntrackToolsVersion): string {
 
 export function assertConntrackToolsVersion(version: string): ConntrackToolsVersion {
   if (!(version in CONNTRACK_TOOLS_RELEASES)) {
-    throw new HarnessError('ERR_INVALID_ARGUMENT', `no Debian release known for conntrack-tools ${JSON.stringify(version)} (${CONNTRACK_TOOLS_VERSIONS.join(', ')})`);
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'version', version, `no Debian release known for conntrack-tools ${JSON.stringify(version)} (${CONNTRACK_TOOLS_VERSIONS.join(', ')})`);
   }
   return version as ConntrackToolsVersion;
 }

@@ -3,8 +3,8 @@
 // configuration is never read for sources nor changed. Everything lands under one cache folder.
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HarnessError } from '../errors.ts';
-import { execute } from '../system/execute.ts';
+import { HarnessError, ValidationError } from '../errors.ts';
+import { execute } from '../os/execute.ts';
 
 export type DebianRelease = 'bullseye' | 'bookworm' | 'trixie';
 export const DEBIAN_RELEASES: readonly DebianRelease[] = ['bullseye', 'bookworm', 'trixie'];
@@ -26,7 +26,7 @@ export class DebianArchive {
   readonly root: string;
 
   constructor(release: DebianRelease, root = join(cacheDir(), 'apt', release)) {
-    if (!DEBIAN_RELEASES.includes(release)) throw new HarnessError('ERR_INVALID_ARGUMENT', `unknown Debian release ${JSON.stringify(release)} (${DEBIAN_RELEASES.join(', ')})`);
+    if (!DEBIAN_RELEASES.includes(release)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'release', release, `unknown Debian release ${JSON.stringify(release)} (${DEBIAN_RELEASES.join(', ')})`);
     this.release = release;
     this.root = root;
   }

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HarnessError } from '../errors.ts';
-import { execute } from '../system/execute.ts';
+import { execute } from '../os/execute.ts';
 import { cacheDir, DebianArchive, extractDebs, type DebianRelease } from './debian.ts';
 
 /** The kernel series the runner boots, and the Debian release whose kernel each one is. */

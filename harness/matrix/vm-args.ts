@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { HarnessError } from '../errors.ts';
+import { HarnessError, ValidationError } from '../errors.ts';
 import { PROTOCOL_SPECS } from '../protocols/index.ts';
 import { releaseForKernel, VM_KERNELS, type VmKernel } from './kernels.ts';
 import type { AccelChoice } from './vm.ts';
@@ -47,20 +47,20 @@ export function parseTestVmArgs(args: readonly string[]): TestVmCommand {
       strict: true,
     });
   } catch (error) {
-    throw new HarnessError('ERR_INVALID_ARGUMENT', `${(error as Error).message} (vitest arguments go after --)`, { cause: error });
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'argv', args, `${(error as Error).message} (vitest arguments go after --)`);
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
-  if (values.kernel === undefined) throw new HarnessError('ERR_INVALID_ARGUMENT', `--kernel is required: one of ${Object.keys(VM_KERNELS).join(', ')}`);
+  if (values.kernel === undefined) throw new ValidationError('ERR_INVALID_ARGUMENT', '--kernel', undefined, `--kernel is required: one of ${Object.keys(VM_KERNELS).join(', ')}`);
   releaseForKernel(values.kernel); // ERR_UNKNOWN_KERNEL
   const minutesText = values['timeout-minutes'] ?? String(DEFAULT_TIMEOUT_MINUTES);
   const minutes = Number(minutesText);
   if (!/^\d+(\.\d+)?$/.test(minutesText) || !(minutes > 0) || minutes > 24 * 60) {
-    throw new HarnessError('ERR_INVALID_ARGUMENT', `--timeout-minutes must be a number of minutes in (0, 1440], not ${JSON.stringify(minutesText)}`);
+    throw new ValidationError('ERR_INVALID_ARGUMENT', '--timeout-minutes', minutesText, `--timeout-minutes must be a number of minutes in (0, 1440], not ${JSON.stringify(minutesText)}`);
   }
   const accel = values.accel ?? 'auto';
   if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') {
-    throw new HarnessError('ERR_INVALID_ARGUMENT', `--accel must be auto, kvm or tcg, not ${JSON.stringify(accel)}`);
+    throw new ValidationError('ERR_INVALID_ARGUMENT', '--accel', accel, `--accel must be auto, kvm or tcg, not ${JSON.stringify(accel)}`);
   }
   return { kind: 'run', kernel: values.kernel as VmKernel, timeoutMs: Math.round(minutes * 60_000), accel, vitestArgs: positionals };
 }

@@ -7,8 +7,8 @@ import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile }
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { execa } from 'execa';
-import { HarnessError } from '../errors.ts';
-import { execute } from '../system/execute.ts';
+import { HarnessError, ValidationError } from '../errors.ts';
+import { execute } from '../os/execute.ts';
 import { fetchKernel, type FetchedKernel, type VmKernel } from './kernels.ts';
 
 export type Accel = 'kvm' | 'tcg';
@@ -63,7 +63,7 @@ export function buildQemuArgv(o: QemuArgvOptions): string[] {
   if (o.results !== undefined) argv.push('-virtfs', `local,path=${o.results},mount_tag=results,security_model=none,multidevs=remap`);
   for (const path of [o.vmlinuz, o.initrd, o.root, o.results]) {
     // qemu's option syntax splits on commas: such a path would be read as more options.
-    if (path?.includes(',')) throw new HarnessError('ERR_INVALID_ARGUMENT', `qemu cannot take a path with a comma: ${path}`);
+    if (path?.includes(',')) throw new ValidationError('ERR_INVALID_ARGUMENT', 'path', path, `qemu cannot take a path with a comma: ${path}`);
   }
   return argv;
 }
@@ -280,7 +280,7 @@ export async function runVm(options: RunVmOptions): Promise<VmResult> {
     throw new HarnessError('ERR_PREREQUISITE', `${repoDir} has no node_modules/.bin/vitest (run npm ci)`);
   }
   if (/^\/(run|proc|sys|dev)(\/|$)/.test(repoDir)) {
-    throw new HarnessError('ERR_INVALID_ARGUMENT', `${repoDir}: the guest mounts its own /run, /proc, /sys and /dev, so it cannot see a repository there`);
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'repoDir', repoDir, `${repoDir}: the guest mounts its own /run, /proc, /sys and /dev, so it cannot see a repository there`);
   }
   await removeStaleWorkDirs();
   const kernel = await fetchKernel(options.kernel, log);
@@ -295,7 +295,7 @@ export async function runVm(options: RunVmOptions): Promise<VmResult> {
     if (process.env.CTH_VM_DEBUG) await writeFile(join(results, 'debug'), '1\n');
     const cpus = options.cpus ?? 2;
     const argv = guestArgv(options.vitestArgs, options.env ?? {}, options.testTimeoutMs ?? 600_000, cpus);
-    if (argv.some((a) => a.includes('\n'))) throw new HarnessError('ERR_INVALID_ARGUMENT', 'a guest argument contains a newline');
+    if (argv.some((a) => a.includes('\n'))) throw new ValidationError('ERR_INVALID_ARGUMENT', 'argv', argv, 'a guest argument contains a newline');
     await writeFile(join(results, 'argv'), `${argv.join('\n')}\n`);
     const initrd = await buildInitramfs(kernel, work);
 

@@ -5,7 +5,7 @@
 // attribute (a Buffer view per attribute made 100,000 conntrack entries take 60% longer to list).
 // Attributes are written by MessageWriter (writer.ts), in place.
 import { NLA_F_NESTED, NLA_HDRLEN, NLA_TYPE_MASK } from './constants.ts';
-import { NetlinkDecodeError } from './errors.ts';
+import { NetlinkDecodeError } from '../errors.ts';
 
 // Module-local copies: under vitest and tsx an imported binding is a property getter, too slow
 // for the per-attribute loops.

@@ -6,8 +6,8 @@
 import { ValidationError } from '../errors.ts';
 import { align4, writePadded } from './attributes.ts';
 import { ERRNO, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE } from './constants.ts';
-import { Turns } from '../system/turns.ts';
-import { NetlinkAbortError, NetlinkErrnoError, NetlinkTimeoutError, SocketBusyError } from './errors.ts';
+import { Turns } from '../os/turns.ts';
+import { NetlinkAbortError, NetlinkErrnoError, NetlinkTimeoutError, SocketBusyError } from '../errors.ts';
 import { decodeDone, decodeError, type ExtAck, forEachMessage, type NetlinkMessage } from './message.ts';
 import { NetlinkSocket, type NetlinkSocketOptions, type RecvOptions } from './socket.ts';
 

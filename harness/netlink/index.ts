@@ -1,7 +1,7 @@
 // Public surface of the generic netlink layer (framing, TLV codec, socket, connection); it knows
 // nothing about conntrack.
 export * from './constants.ts';
-export * from './errors.ts';
+export { NetlinkAbortError, NetlinkDecodeError, NetlinkErrnoError, NetlinkSocketError, NetlinkTimeoutError, NetnsNotFoundError, SocketBusyError, SocketClosedError } from '../errors.ts';
 export { align4, checkRange, forEachAttr, NestTable, paddedLength, writePadded, type AttrDecl, type AttrDef, type AttrKind } from './attributes.ts';
 export {
   decodeDone,

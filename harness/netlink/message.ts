@@ -16,7 +16,7 @@ import {
   NLMSGERR_ATTR_OFFS,
   NLMSGERR_LEN,
 } from './constants.ts';
-import { NetlinkDecodeError } from './errors.ts';
+import { NetlinkDecodeError } from '../errors.ts';
 
 // Module-local copies: under vitest and tsx an imported binding is a property getter, too slow
 // for the per-message loops.

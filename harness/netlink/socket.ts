@@ -26,9 +26,9 @@ import {
   SOL_NETLINK,
   SOL_SOCKET,
 } from './constants.ts';
-import { assertNotHostNetns } from '../system/hostguard.ts';
-import { assertNetnsName } from '../system/names.ts';
-import { NetlinkAbortError, NetlinkSocketError, NetlinkTimeoutError, NetnsNotFoundError, SocketClosedError } from './errors.ts';
+import { assertNotHostNetns } from '../os/hostguard.ts';
+import { assertNetnsName } from '../os/names.ts';
+import { NetlinkAbortError, NetlinkSocketError, NetlinkTimeoutError, NetnsNotFoundError, SocketClosedError } from '../errors.ts';
 
 export interface NetlinkSocketOptions {
   /** Netlink protocol, e.g. NETLINK_NETFILTER. */

@@ -1,5 +1,6 @@
 // The protocol specs the suites iterate, read from the one-line-per-protocol registry.ts, plus
 // helpers over them.
+import { ValidationError } from '../errors.ts';
 import * as registry from './registry.ts';
 import type { ProtocolSpec } from './spec.ts';
 
@@ -28,6 +29,6 @@ export function mixedSamples(zone: number, count: number): import('../conntrack/
 /** The oracle arguments of an entry, by its protocol's spec. */
 export function oracleArgsOf(entry: import('../conntrack/entry.ts').EntryInput): string[] {
   const spec = PROTOCOL_SPECS.find((s) => s.protocol === entry.protocol);
-  if (!spec) throw new Error(`no protocol spec for ${entry.protocol}`);
+  if (!spec) throw new ValidationError('ERR_UNKNOWN_PROTOCOL', 'protocol', entry.protocol, `no protocol spec for ${entry.protocol}`);
   return spec.oracleArgs(entry);
 }

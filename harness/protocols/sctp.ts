@@ -6,7 +6,7 @@ export const sctp: ProtocolSpec = {
   protocol: 'sctp',
   number: 132,
   families: ['ipv4', 'ipv6'],
-  samples: portSamples('sctp', { tcpState: 'ESTABLISHED' }),
+  samples: portSamples('sctp', { state: 'ESTABLISHED' }),
   // defaultOracleArgs adds --state and the --orig-vtag/--reply-vtag the CLI requires for SCTP.
   oracleArgs: defaultOracleArgs,
   identity: PORT_IDENTITY,

@@ -13,12 +13,12 @@ export type GenericCase =
   | 'delete-missing'
   | 'zone-isolation'
   | 'netns-isolation'
-  | 'flush-zone'
+  | 'delete-zone'
   | 'create-by-client'
   | 'get'
   | 'update'
   | 'filtered-list'
-  | 'filtered-flush';
+  | 'filtered-delete';
 
 export interface SampleOptions {
   family: Family;

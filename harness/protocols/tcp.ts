@@ -7,7 +7,7 @@ export const tcp: ProtocolSpec = {
   protocol: 'tcp',
   number: 6,
   families: ['ipv4', 'ipv6'],
-  samples: portSamples('tcp', { tcpState: 'ESTABLISHED' }),
+  samples: portSamples('tcp', { state: 'ESTABLISHED' }),
   oracleArgs: defaultOracleArgs,
   identity: PORT_IDENTITY,
   traffic: [tcpRecipe('established'), tcpRecipe('time-wait')],

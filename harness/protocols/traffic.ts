@@ -1,16 +1,16 @@
 // Real-traffic recipes that protocol specs attach (ping, socat TCP and UDP over a Topology), and the
 // shared code to await the entry a flow makes: what the kernel must then list, field by field.
 import { randomInt } from 'node:crypto';
-import { HarnessError } from '../errors.ts';
+import { HarnessError, ValidationError } from '../errors.ts';
 import {
   ICMP_REPLY_TYPE, ICMPV6_REPLY_TYPE, keyString, normalizeKey,
   type ConntrackEntry, type ConntrackKey, type ConntrackTuple, type Family,
 } from '../conntrack/entry.ts';
 import { openEvents } from '../conntrack/events.ts';
 import type { ConntrackFilter } from '../conntrack/filter.ts';
-import type { OwnedProcess } from '../system/processes.ts';
-import type { Topology } from '../system/topology.ts';
-import { notYet, ready, waitFor, wakeupOn } from '../system/wait.ts';
+import type { OwnedProcess } from '../os/processes.ts';
+import type { Topology } from '../os/topology.ts';
+import { notYet, ready, waitFor, wakeupOn } from '../os/wait.ts';
 
 /** What a recipe made, and what the inspected namespace's table must say about it. */
 export interface TrafficFlow {
@@ -21,7 +21,7 @@ export interface TrafficFlow {
   /** Reply tuple the kernel must report: addresses and ports swapped, ICMP type inverted. */
   reply: ConntrackTuple;
   /** TCP state the entry settles in. */
-  tcpState?: string;
+  state?: string;
   /** Status flags the kernel sets for this flow, and flags it must not set. */
   statusIncludes: readonly string[];
   statusExcludes: readonly string[];
@@ -66,7 +66,7 @@ export function expectedReply(key: ConntrackKey): ConntrackTuple {
   if (key.icmpType === undefined && key.sport === undefined) return { src: key.dst, dst: key.src };
   if (key.icmpType === undefined) return { src: key.dst, dst: key.src, sport: key.dport, dport: key.sport };
   const icmpType = (key.protocol === 'icmp' ? ICMP_REPLY_TYPE : ICMPV6_REPLY_TYPE)[key.icmpType];
-  if (icmpType === undefined) throw new HarnessError('ERR_INVALID_ICMP', `no reply type for ${key.protocol} type ${key.icmpType}`);
+  if (icmpType === undefined) throw new ValidationError('ERR_INVALID_ICMP', 'icmpType', key.icmpType, `no reply type for ${key.protocol} type ${key.icmpType}`);
   return { src: key.dst, dst: key.src, icmpType, icmpCode: key.icmpCode, icmpId: key.icmpId };
 }
 
@@ -78,7 +78,7 @@ export function entriesOf(entries: readonly ConntrackEntry[], key: ConntrackKey)
 
 export function describeEntry(e: ConntrackEntry): string {
   const flags = e.status && e.status.length > 0 ? ` [${e.status.join(',')}]` : '';
-  return `${keyString(e)}${e.tcpState ? ` ${e.tcpState}` : ''}${flags}${e.id !== undefined ? ` id=${e.id}` : ''}`;
+  return `${keyString(e)}${e.state ? ` ${e.state}` : ''}${flags}${e.id !== undefined ? ` id=${e.id}` : ''}`;
 }
 
 function describeTable(entries: readonly ConntrackEntry[]): string {
@@ -96,16 +96,16 @@ function describeTable(entries: readonly ConntrackEntry[]): string {
  * the client's events only choose the moment. Polling stays as the fallback.
  */
 export async function awaitFlowEntry(lister: EntryLister, flow: TrafficFlow, timeoutMs = FLOW_WAIT_MS): Promise<ConntrackEntry> {
-  const what = `${describeEntry(flow.key)}${flow.tcpState ? ` in state ${flow.tcpState}` : ''} (${flow.description})`;
+  const what = `${describeEntry(flow.key)}${flow.state ? ` in state ${flow.state}` : ''} (${flow.description})`;
   await using events = openEvents(lister.netns, { zone: flow.key.zone });
   return await waitFor(async () => {
     const listed = await lister.list({ zone: flow.key.zone });
     const mine = entriesOf(listed, flow.key);
     if (mine.length > 1) {
-      throw new HarnessError('ERR_INVALID_ENTRY', `${mine.length} entries for one tuple: ${mine.map(describeEntry).join('; ')}`);
+      throw new HarnessError('ERR_TRAFFIC_FAILED', `${mine.length} entries for one tuple: ${mine.map(describeEntry).join('; ')}`);
     }
     const entry = mine[0];
-    if (entry && (flow.tcpState === undefined || entry.tcpState === flow.tcpState)) return ready(entry);
+    if (entry && (flow.state === undefined || entry.state === flow.state)) return ready(entry);
     return notYet(describeTable(listed));
   }, { what, timeoutMs, wakeup: wakeupOn(events) });
 }
@@ -123,7 +123,7 @@ export async function startEchoServer(topology: Topology, family: Family, protoc
   const address = `${protocol.toUpperCase()}${v}-LISTEN:${port},bind=${bind},reuseaddr,fork`;
   const server = topology.spawn('peer', ['socat', address, 'PIPE']);
   await waitFor(async () => {
-    if (!server.running) throw new HarnessError('ERR_COMMAND_FAILED', `echo server died: ${server.describe()}`);
+    if (!server.running) throw new HarnessError('ERR_TRAFFIC_FAILED', `echo server died: ${server.describe()}`);
     const { stdout } = await topology.peer.exec(
       ['ss', '-H', '-n', '-l', protocol === 'tcp' ? '-t' : '-u', `-${v}`, 'sport', '=', `:${port}`],
       { timeout: COMMAND_TIMEOUT_MS },
@@ -198,14 +198,14 @@ export function tcpRecipe(kind: 'established' | 'time-wait'): TrafficRecipe {
         return {
           ...base,
           description: `tcp ${family} ${where}, held open`,
-          tcpState: 'ESTABLISHED',
+          state: 'ESTABLISHED',
           exchange: () => roundTrip(client, `cth-more-${sport}-${++n}`),
         };
       }
       client.endInput();
       const exit = await client.waitForExit(FLOW_WAIT_MS);
-      if (exit.exitCode !== 0) throw new HarnessError('ERR_COMMAND_FAILED', `tcp client did not close cleanly: ${client.describe()}`);
-      return { ...base, description: `tcp ${family} ${where}, closed by the client`, tcpState: 'TIME_WAIT' };
+      if (exit.exitCode !== 0) throw new HarnessError('ERR_TRAFFIC_FAILED', `tcp client did not close cleanly: ${client.describe()}`);
+      return { ...base, description: `tcp ${family} ${where}, closed by the client`, state: 'TIME_WAIT' };
     },
   };
 }

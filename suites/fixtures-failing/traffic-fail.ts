@@ -3,11 +3,11 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, test } from '../../harness/fixtures/topology.ts';
 import { tcpRecipe, udpRecipe } from '../../harness/protocols/traffic.ts';
-import { netnsPids } from '../../harness/system/ip.ts';
-import { netnsExists } from '../../harness/system/netns.ts';
-import { processStartTime, sessionOfNetns } from '../../harness/system/session.ts';
-import type { Topology } from '../../harness/system/topology.ts';
-import { notYet, waitFor } from '../../harness/system/wait.ts';
+import { netnsPids } from '../../harness/os/ip.ts';
+import { netnsExists } from '../../harness/os/netns.ts';
+import { processStartTime, sessionOfNetns } from '../../harness/os/session.ts';
+import type { Topology } from '../../harness/os/topology.ts';
+import { notYet, waitFor } from '../../harness/os/wait.ts';
 
 /** Where the parent test wants the report (JSON). */
 const REPORT = process.env.CTH_TRAFFIC_FAIL_REPORT;

@@ -2,9 +2,9 @@
 // exact zone listings, a random half deleted leaving exactly the other half, neighbours untouched;
 // and the streaming list, including stopping early.
 import { randomInt } from 'node:crypto';
-import { Conntrack } from '../../harness/conntrack/client.ts';
+import { ConntrackClient } from '../../harness/conntrack/client.ts';
 import { keyString, normalizeKey, type ConntrackKey } from '../../harness/conntrack/entry.ts';
-import { ConntrackCli } from '../../harness/conntrack/oracle.ts';
+import { ConntrackOracle } from '../../harness/conntrack/oracle.ts';
 import { describe, expect, randomZone, test } from '../../harness/fixtures/index.ts';
 import { BULK_ENTRIES, bulk } from '../support/bulk.ts';
 
@@ -15,48 +15,48 @@ const keys = (entries: readonly ConntrackKey[]) => new Set(entries.map(keyString
 describe('bulk', () => {
   test(`${TOTAL.toLocaleString('en')} entries across 4 zones: exact listings, a random half deleted`, async ({ netns, neighbourNetns, zone }) => {
     const zones = [zone, randomZone([zone]), 0, 65535].filter((z, i, a) => a.indexOf(z) === i);
-    await using ct = await Conntrack.open({ netns: netns.name, timeoutMs: 60_000 });
+    await using client = await ConntrackClient.open({ netns: netns.name, timeoutMs: 60_000 });
     const entries = bulk(zones, TOTAL).map((e) => normalizeKey(e));
-    await ct.create(entries);
+    await client.create(entries);
     // The same tuples in a neighbour namespace (made by the oracle's bulk load).
-    const other = new ConntrackCli({ netns: neighbourNetns.name });
+    const other = new ConntrackOracle({ netns: neighbourNetns.name });
     const neighbours = entries.filter((e) => e.zone === zone).slice(0, 500);
     await other.createMany(neighbours);
 
     for (const z of zones) {
-      const listed = await ct.list({ zone: z });
+      const listed = await client.list({ zone: z });
       expect(keys(listed)).toEqual(keys(entries.filter((e) => e.zone === z)));
       expect(listed).toHaveLength(entries.filter((e) => e.zone === z).length);
     }
-    expect(await ct.count()).toBe(TOTAL);
+    expect(await client.count()).toBe(TOTAL);
 
     const mine = entries.filter((e) => e.zone === zone);
     const doomed = mine.filter(() => randomInt(2) === 0);
     const kept = mine.filter((e) => !doomed.includes(e));
-    const result = await ct.delete(doomed);
+    const result = await client.delete(doomed);
     expect(result.deleted).toHaveLength(doomed.length);
     expect(result.notFound).toEqual([]);
     expect(result.failed).toEqual([]);
-    expect(keys(await ct.list({ zone }))).toEqual(keys(kept));
-    expect(keys(await new ConntrackCli({ netns: netns.name }).list({ zone }))).toEqual(keys(kept));
+    expect(keys(await client.list({ zone }))).toEqual(keys(kept));
+    expect(keys(await new ConntrackOracle({ netns: netns.name }).list({ zone }))).toEqual(keys(kept));
     for (const z of zones.filter((z) => z !== zone)) {
-      expect(await ct.count({ zone: z })).toBe(entries.filter((e) => e.zone === z).length);
+      expect(await client.count({ zone: z })).toBe(entries.filter((e) => e.zone === z).length);
     }
     expect(keys(await other.list())).toEqual(keys(neighbours));
   }, 120_000);
 
   test('streaming: entries() can stop early and leaves the socket usable; it yields everything otherwise', async ({ netns, zone }) => {
-    await using ct = await Conntrack.open({ netns: netns.name });
+    await using client = await ConntrackClient.open({ netns: netns.name });
     const entries = bulk([zone], 3000);
-    await ct.create(entries);
+    await client.create(entries);
     let seen = 0;
-    for await (const _ of ct.entries({ zone })) {
+    for await (const _ of client.entries({ zone })) {
       if (++seen === 10) break;
     }
     expect(seen).toBe(10);
-    expect(await ct.count({ zone })).toBe(3000);
+    expect(await client.count({ zone })).toBe(3000);
     const streamed: ConntrackKey[] = [];
-    for await (const e of ct.entries({ zone })) streamed.push(e);
+    for await (const e of client.entries({ zone })) streamed.push(e);
     expect(keys(streamed)).toEqual(keys(entries.map((e) => normalizeKey(e))));
   });
 });
@@ -86,12 +86,12 @@ describe('the event loop', () => {
   // Three times the bulk size: 30,000 here, 3,000 in the VM smoke (where code runs ~30x slower).
   const N = 3 * TOTAL;
   test(`keeps turning while ${N.toLocaleString('en')} entries are created, listed and deleted (a blocking socket lets no timer fire)`, async ({ netns, zone }) => {
-    await using ct = await Conntrack.open({ netns: netns.name, timeoutMs: 60_000 });
+    await using client = await ConntrackClient.open({ netns: netns.name, timeoutMs: 60_000 });
     const entries = bulk([zone], N);
-    const create = await underTimer(() => ct.create(entries));
-    const list = await underTimer(() => ct.list({ zone }));
+    const create = await underTimer(() => client.create(entries));
+    const list = await underTimer(() => client.list({ zone }));
     expect(list.result).toHaveLength(N);
-    const remove = await underTimer(() => ct.delete(list.result));
+    const remove = await underTimer(() => client.delete(list.result));
     expect(remove.result.deleted).toHaveLength(N);
     for (const [what, m] of Object.entries({ create, list, remove })) {
       const seen = `${what}: ${Math.round(m.ms)} ms, ${m.ticks} ticks, longest gap ${Math.round(m.maxGap)} ms`;
@@ -101,23 +101,23 @@ describe('the event loop', () => {
   }, 120_000);
 
   test('an AbortSignal that already fired sends nothing; the client stays usable', async ({ netns, zone }) => {
-    await using ct = await Conntrack.open({ netns: netns.name });
+    await using client = await ConntrackClient.open({ netns: netns.name });
     const entry = bulk([zone], 1)[0]!;
     const aborted = { signal: AbortSignal.abort(new Error('test over')) };
-    await expect(ct.create([entry], aborted)).rejects.toThrow(expect.objectContaining({ code: 'ERR_ABORTED', name: 'NetlinkAbortError' }));
-    expect(await ct.count({ zone })).toBe(0);
-    await ct.create([entry]);
-    await expect(ct.list({ zone }, aborted)).rejects.toThrow(expect.objectContaining({ code: 'ERR_ABORTED' }));
-    await expect(ct.delete([entry], aborted)).rejects.toThrow(expect.objectContaining({ code: 'ERR_ABORTED' }));
-    expect(await ct.count({ zone })).toBe(1);
+    await expect(client.create([entry], aborted)).rejects.toThrow(expect.objectContaining({ code: 'ERR_ABORTED', name: 'NetlinkAbortError' }));
+    expect(await client.count({ zone })).toBe(0);
+    await client.create([entry]);
+    await expect(client.list({ zone }, aborted)).rejects.toThrow(expect.objectContaining({ code: 'ERR_ABORTED' }));
+    await expect(client.delete([entry], aborted)).rejects.toThrow(expect.objectContaining({ code: 'ERR_ABORTED' }));
+    expect(await client.count({ zone })).toBe(1);
   });
 });
 
 describe('zone filtering', () => {
   test('the kernel-side (CTA_ZONE) and the user-space zone filter list the same entries', async ({ netns, zone, neighbourZone }) => {
     const entries = bulk([zone, neighbourZone, 0], 900);
-    await using kernelSide = await Conntrack.open({ netns: netns.name, kernelFilters: { zone: true } });
-    await using userSide = await Conntrack.open({ netns: netns.name, kernelFilters: { zone: false } });
+    await using kernelSide = await ConntrackClient.open({ netns: netns.name, kernelFilters: { zone: true } });
+    await using userSide = await ConntrackClient.open({ netns: netns.name, kernelFilters: { zone: false } });
     await kernelSide.create(entries);
     for (const z of [zone, neighbourZone, 0]) {
       const want = keys(entries.filter((e) => e.zone === z).map((e) => normalizeKey(e)));

@@ -8,10 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { test as plainTest } from 'vitest';
 import { DIAGNOSTICS_ERROR, SKIP_REASON, annotateSkipReason } from '../../harness/fixtures/diagnostics.ts';
 import { describe, expect, requireKernel } from '../../harness/fixtures/index.ts';
-import { collectEnvironment } from '../../harness/system/doctor.ts';
-import { execute, isRoot } from '../../harness/system/execute.ts';
-import { netnsList } from '../../harness/system/ip.ts';
-import { readSession, sessionOfNetns } from '../../harness/system/session.ts';
+import { collectEnvironment } from '../../harness/os/doctor.ts';
+import { execute, isRoot } from '../../harness/os/execute.ts';
+import { netnsList } from '../../harness/os/ip.ts';
+import { readSession, sessionOfNetns } from '../../harness/os/session.ts';
 import { MARKER } from '../fixtures-failing/markers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -6,9 +6,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '../../harness/fixtures/index.ts';
-import { netnsExists } from '../../harness/system/netns.ts';
-import { sweep } from '../../harness/system/sweeper.ts';
-import { notYet, ready, waitFor } from '../../harness/system/wait.ts';
+import { netnsExists } from '../../harness/os/netns.ts';
+import { sweep } from '../../harness/os/sweeper.ts';
+import { notYet, ready, waitFor } from '../../harness/os/wait.ts';
 
 function alive(pid: number): boolean {
   try {

@@ -3,49 +3,49 @@
 // same with the client creating; and a table with counters and timestamps on, NAT, directional
 // zones, generic protocols and a helper flow, compared on every field and for every filter, with a
 // check that the cross-check notices a wrong value in each field it compares.
-import { Conntrack } from '../../harness/conntrack/client.ts';
+import { ConntrackClient } from '../../harness/conntrack/client.ts';
 import { crossCheck } from '../../harness/conntrack/crosscheck.ts';
 import {
   crossCheckExtras, crossCheckFilters, crossCheckHelperFlow, HELPER_FLOW_PORT, type CrossCheckZones,
 } from '../../harness/conntrack/crosscheck-table.ts';
 import { keyOf, type ConntrackEntry } from '../../harness/conntrack/entry.ts';
 import type { ConntrackFilter } from '../../harness/conntrack/filter.ts';
-import type { ConntrackCli } from '../../harness/conntrack/oracle.ts';
+import type { ConntrackOracle } from '../../harness/conntrack/oracle.ts';
 import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
 import { describe, expect, randomZone, test } from '../../harness/fixtures/index.ts';
 import { mixedSamples, oracleArgsOf } from '../../harness/protocols/index.ts';
-import type { Netns } from '../../harness/system/netns.ts';
-import { ProcessGroup } from '../../harness/system/processes.ts';
-import { writeSysctl } from '../../harness/system/topology.ts';
+import type { Netns } from '../../harness/os/netns.ts';
+import { ProcessGroup } from '../../harness/os/processes.ts';
+import { writeSysctl } from '../../harness/os/topology.ts';
 
 describe('cross-check with conntrack-tools', () => {
-  test('Conntrack.list equals conntrack -L -o xml field by field; delete of a subset leaves exactly the rest', async ({ netns, oracle, zone }) => {
+  test('ConntrackClient.list equals conntrack -L -o xml field by field; delete of a subset leaves exactly the rest', async ({ netns, oracle, zone }) => {
     const entries = mixedSamples(zone, 4);
     await oracle.createMany(entries, oracleArgsOf);
-    await using ct = await Conntrack.open({ netns: netns.name });
-    const report = await crossCheck(ct, oracle, { zone });
+    await using client = await ConntrackClient.open({ netns: netns.name });
+    const report = await crossCheck(client, oracle, { zone });
     expect(report.compared).toBe(entries.length);
     expect(report.differences).toEqual([]);
 
-    const listed = await ct.list({ zone });
+    const listed = await client.list({ zone });
     const half = listed.filter((_, i) => i % 2 === 0);
     const rest = listed.filter((_, i) => i % 2 === 1);
-    const result = await ct.delete(half);
+    const result = await client.delete(half);
     expect(result.deleted).toHaveLength(half.length);
     expectSameEntries(await oracle.list({ zone }), rest.map(keyOf), 'left after deleting half');
-    expect((await crossCheck(ct, oracle, { zone })).differences).toEqual([]);
+    expect((await crossCheck(client, oracle, { zone })).differences).toEqual([]);
   });
 });
 
 describe('cross-check of entries the client created', () => {
   test('marks, timeouts, states and status flags set by the client are what conntrack-tools reads back', async ({ netns, oracle, zone }) => {
-    await using ct = await Conntrack.open({ netns: netns.name });
+    await using client = await ConntrackClient.open({ netns: netns.name });
     const entries = mixedSamples(zone, 4);
-    await ct.create(entries);
-    const report = await crossCheck(ct, oracle, { zone });
+    await client.create(entries);
+    const report = await crossCheck(client, oracle, { zone });
     expect(report.compared).toBe(entries.length);
     expect(report.differences).toEqual([]);
-    const listed = await ct.list({ zone });
+    const listed = await client.list({ zone });
     // Half of the samples asked for SEEN_REPLY+ASSURED (see mixedSamples): the kernel must have set both.
     expect(listed.filter((e) => e.status?.includes('ASSURED') && e.status.includes('SEEN_REPLY'))).toHaveLength(entries.length / 2);
     expect(listed.filter((e) => e.mark === 7)).toHaveLength(entries.length / 4);
@@ -53,13 +53,13 @@ describe('cross-check of entries the client created', () => {
 });
 
 /** Counters and timestamps on, then the registry's samples (CLI), the extras (client) and a helper flow. */
-async function buildTable(netns: Netns, oracle: ConntrackCli, ct: Conntrack, processes: ProcessGroup, zones: CrossCheckZones, helperFlow = true) {
+async function buildTable(netns: Netns, oracle: ConntrackOracle, client: ConntrackClient, processes: ProcessGroup, zones: CrossCheckZones, helperFlow = true) {
   await writeSysctl(netns, 'net.netfilter.nf_conntrack_acct', 1);
   await writeSysctl(netns, 'net.netfilter.nf_conntrack_timestamp', 1);
   const samples = mixedSamples(zones.zone, 4);
   await oracle.createMany(samples, oracleArgsOf);
   const extras = crossCheckExtras(zones);
-  await ct.create(extras);
+  await client.create(extras);
   if (helperFlow) await crossCheckHelperFlow(netns, processes, oracle);
   return samples.length + extras.length + (helperFlow ? 1 : 0);
 }
@@ -83,10 +83,10 @@ describe('cross-check of every field, counters and timestamps on', () => {
   test('generic protocols, NAT, directional zones and a helper flow: no difference unfiltered nor for any filter, and each filter selects the same set as conntrack -L', { timeout: 180_000 }, async ({ netns, oracle, zone }) => {
     const zones = zonesFor(zone);
     await using processes = new ProcessGroup();
-    await using ct = await Conntrack.open({ netns: netns.name });
-    const total = await buildTable(netns, oracle, ct, processes, zones);
+    await using client = await ConntrackClient.open({ netns: netns.name });
+    const total = await buildTable(netns, oracle, client, processes, zones);
 
-    const all = await crossCheck(ct, oracle);
+    const all = await crossCheck(client, oracle);
     expect(all.compared).toBe(total);
     expect(all.oracleListed).toBe(total);
     expect(all.differences).toEqual([]);
@@ -95,7 +95,7 @@ describe('cross-check of every field, counters and timestamps on', () => {
       expect(all.fields[field]?.compared, `${field} compared on every entry`).toBe(total * outputs);
     }
     // Not vacuous: what the new fields hold is there to compare.
-    const listed = await ct.list();
+    const listed = await client.list();
     expect(listed.every((e) => e.counters !== undefined && e.timestamp !== undefined && e.use === 1)).toBe(true);
     const flow = listed.find((e) => e.dport === HELPER_FLOW_PORT);
     expect(flow?.helper).toBe('ftp');
@@ -108,7 +108,7 @@ describe('cross-check of every field, counters and timestamps on', () => {
 
     for (const filter of crossCheckFilters(zones)) {
       const what = JSON.stringify(filter);
-      const report = await crossCheck(ct, oracle, filter);
+      const report = await crossCheck(client, oracle, filter);
       expect(report.differences, what).toEqual([]);
       expect(report.oracleListed, `${what} selects something`).toBeGreaterThan(0);
       expect(report.oracleListed, `${what} leaves something out`).toBeLessThan(total);
@@ -124,10 +124,10 @@ describe('cross-check of every field, counters and timestamps on', () => {
   test('a wrong value in any compared field is a difference in that field', { timeout: 180_000 }, async ({ netns, oracle, zone }) => {
     const zones = zonesFor(zone);
     await using processes = new ProcessGroup();
-    await using ct = await Conntrack.open({ netns: netns.name });
-    await buildTable(netns, oracle, ct, processes, zones, false);
+    await using client = await ConntrackClient.open({ netns: netns.name });
+    await buildTable(netns, oracle, client, processes, zones, false);
     const filter: ConntrackFilter = {};
-    expect((await crossCheck(ct, oracle, filter)).differences).toEqual([]);
+    expect((await crossCheck(client, oracle, filter)).differences).toEqual([]);
 
     const is = (e: ConntrackEntry, protocol: ConntrackEntry['protocol']) => e.protocol === protocol;
     const cases: Array<[string, (e: ConntrackEntry) => boolean, (e: ConntrackEntry) => void]> = [
@@ -153,7 +153,7 @@ describe('cross-check of every field, counters and timestamps on', () => {
       // A client whose list() returns the real entries with one of them changed (or, for the set, left out).
       const wrong = {
         list: async (f?: ConntrackFilter) => {
-          const entries = await ct.list(f);
+          const entries = await client.list(f);
           const target = entries.find(pick);
           expect(target, `an entry to change for ${field}`).toBeDefined();
           if (field === '(set)') return entries.filter((e) => e !== target);
@@ -165,7 +165,7 @@ describe('cross-check of every field, counters and timestamps on', () => {
             return copy;
           });
         },
-      } as unknown as Conntrack;
+      } as unknown as ConntrackClient;
       const report = await crossCheck(wrong, oracle, filter);
       expect(report.differences.map((d) => d.field), field).toContain(field);
       expect(report.fields[field]?.differences, field).toBeGreaterThan(0);

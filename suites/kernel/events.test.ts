@@ -1,11 +1,11 @@
-// ctnetlink events (ct.events(), like conntrack -E) against the kernel: exactly the entries made,
+// ctnetlink events (client.events(), like conntrack -E) against the kernel: exactly the entries made,
 // changed and deleted in the watched zone, none of the neighbour zone's; the types asked for only;
 // one overflow when the kernel drops events, and the stream going on after it; an abort ending it.
-import { Conntrack } from '../../harness/conntrack/client.ts';
+import { ConntrackClient } from '../../harness/conntrack/client.ts';
 import type { ConntrackEvent } from '../../harness/conntrack/events.ts';
 import { keyString, normalizeKey, type ConntrackEntry, type EntryInput } from '../../harness/conntrack/entry.ts';
 import { describe, expect, test } from '../../harness/fixtures/index.ts';
-import { writeSysctl } from '../../harness/system/topology.ts';
+import { writeSysctl } from '../../harness/os/topology.ts';
 import { BULK_ENTRIES, bulk } from '../support/bulk.ts';
 import { codeOf, codeOfAsync } from '../support/codes.ts';
 import { keysOf, reader } from '../support/events.ts';
@@ -18,7 +18,7 @@ const EVENTS_SYSCTL = 'net.netfilter.nf_conntrack_events';
 
 /** What a watch and a fresh list() must agree on (timeouts tick, UPDATE events carry no counters). */
 const comparable = (entries: readonly ConntrackEntry[]) => entries
-  .map((e) => `${keyString(e)} mark=${e.mark ?? 0} status=${(e.status ?? []).join(',')} state=${e.tcpState ?? ''}`)
+  .map((e) => `${keyString(e)} mark=${e.mark ?? 0} status=${(e.status ?? []).join(',')} state=${e.state ?? ''}`)
   .sort();
 
 describe('events', () => {
@@ -72,18 +72,18 @@ describe('events', () => {
   });
 
   test('when the kernel drops events (ENOBUFS) the stream yields one overflow and goes on', async ({ netns, zone }) => {
-    await using ct = await Conntrack.open({ netns: netns.name });
+    await using client = await ConntrackClient.open({ netns: netns.name });
     // A small receive queue that nobody reads while 3,000 entries are made.
-    const events = ct.events({ zone, bufferBytes: 4096 });
+    const events = client.events({ zone, bufferBytes: 4096 });
     const collect = reader(events);
     try {
-      await ct.create(samples(zone, 3000));
+      await client.create(samples(zone, 3000));
       const first = await collect((s) => s.some((e) => e.type === 'overflow'));
       expect(first.filter((e) => e.type === 'overflow')).toHaveLength(1);
       // The kernel sends nothing more until the queue was read empty (netlink's congestion state):
       // read what is left, then events flow again.
       await collect(() => false, 500);
-      await ct.delete(samples(zone, 1, 1000));
+      await client.delete(samples(zone, 1, 1000));
       const after = await collect((s) => s.some((e) => e.type === 'destroy'));
       expect(after.some((e) => e.type === 'destroy')).toBe(true);
     } finally {
@@ -189,10 +189,10 @@ describe('watch', () => {
   // 100,000 normally; 10,000 in the VM smoke (CTH_BULK_ENTRIES=1000).
   const FLOOD = 10 * BULK_ENTRIES;
   test(`the default buffer loses nothing: ${FLOOD.toLocaleString('en')} creates in one batch arrive as as many NEW events`, async ({ netns, zone }) => {
-    await using ct = await Conntrack.open({ netns: netns.name, timeoutMs: 60_000 });
+    await using client = await ConntrackClient.open({ netns: netns.name, timeoutMs: 60_000 });
     // Ends at the last event, at an overflow, or after 10 s without an event.
     const quiet = new AbortController();
-    const events = ct.events({ zone, types: ['new'], signal: quiet.signal });
+    const events = client.events({ zone, types: ['new'], signal: quiet.signal });
     const timer = setTimeout(() => quiet.abort(), 10_000);
     const counted = (async () => {
       let received = 0;
@@ -204,7 +204,7 @@ describe('watch', () => {
       return { overflow: false, received };
     })();
     try {
-      await ct.create(bulk([zone], FLOOD));
+      await client.create(bulk([zone], FLOOD));
       expect(await counted).toEqual({ overflow: false, received: FLOOD });
     } finally {
       clearTimeout(timer);
@@ -213,9 +213,9 @@ describe('watch', () => {
   }, 120_000);
 
   test(`a flood of ${FLOOD.toLocaleString('en')} creates: a small buffer with a slow reader overflows and goes on, the watch ends equal to list()`, async ({ netns, zone, neighbourZone }) => {
-    await using ct = await Conntrack.open({ netns: netns.name, timeoutMs: 60_000 });
-    await using small = ct.events({ zone, bufferBytes: 64 * 1024 });
-    await using watch = await ct.watch({ zone }, { bufferBytes: 64 * 1024 });
+    await using client = await ConntrackClient.open({ netns: netns.name, timeoutMs: 60_000 });
+    await using small = client.events({ zone, bufferBytes: 64 * 1024 });
+    await using watch = await client.watch({ zone }, { bufferBytes: 64 * 1024 });
     const slow = (async () => {
       let overflows = 0;
       let received = 0;
@@ -229,15 +229,15 @@ describe('watch', () => {
       }
       return { overflows, received, afterFirstOverflow };
     })();
-    await ct.create([...bulk([zone], FLOOD), ...bulk([neighbourZone], 100)]);
+    await client.create([...bulk([zone], FLOOD), ...bulk([neighbourZone], 100)]);
     await watch.until((view) => view.length === FLOOD, { what: `${FLOOD} entries in the watch`, timeoutMs: 60_000 });
     expect(watch.resyncs).toBeGreaterThanOrEqual(1);
-    const listed = await ct.list({ zone });
+    const listed = await client.list({ zone });
     expect(comparable(watch.entries())).toEqual(comparable(listed));
     // Half deleted: the view follows.
-    await ct.delete(listed.filter((_, i) => i % 2 === 0));
+    await client.delete(listed.filter((_, i) => i % 2 === 0));
     await watch.until((view) => view.length === FLOOD / 2, { what: `${FLOOD / 2} entries in the watch`, timeoutMs: 60_000 });
-    expect(comparable(watch.entries())).toEqual(comparable(await ct.list({ zone })));
+    expect(comparable(watch.entries())).toEqual(comparable(await client.list({ zone })));
     await small.return();
     const { overflows, received, afterFirstOverflow } = await slow;
     expect(overflows).toBeGreaterThanOrEqual(1);

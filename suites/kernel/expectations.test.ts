@@ -3,12 +3,12 @@
 // command on it makes the kernel expect the data connection. Listed, created and deleted by the
 // client, each checked against `conntrack -L expect`.
 import { randomInt } from 'node:crypto';
-import { NetlinkErrnoError } from '../../harness/netlink/errors.ts';
+import { NetlinkErrnoError } from '../../harness/errors.ts';
 import { normalizeKey, type EntryInput, type Family } from '../../harness/conntrack/entry.ts';
 import type { Expectation } from '../../harness/conntrack/expectations.ts';
 import { awaitFlowEntry, startEchoServer } from '../../harness/protocols/traffic.ts';
-import { ftpHelperRuleset, type Topology } from '../../harness/system/topology.ts';
-import { ready, notYet, waitFor } from '../../harness/system/wait.ts';
+import { ftpHelperRuleset, type Topology } from '../../harness/os/topology.ts';
+import { ready, notYet, waitFor } from '../../harness/os/wait.ts';
 import { describe, expect, test } from '../../harness/fixtures/topology.ts';
 import { codeOfAsync } from '../support/codes.ts';
 import { reader } from '../support/events.ts';
@@ -42,15 +42,15 @@ async function ftpControl(topology: Topology, family: Family, dataPort: number) 
 
 describe('expectations', () => {
   for (const family of ['ipv4', 'ipv6'] as const) {
-    test(`the FTP helper's expectation from a ${family === 'ipv4' ? 'PORT' : 'EPRT'} command, listed, deleted, and made again by the client`, async ({ topology, ct, ctOracle }) => {
+    test(`the FTP helper's expectation from a ${family === 'ipv4' ? 'PORT' : 'EPRT'} command, listed, deleted, and made again by the client`, async ({ topology, client, oracle }) => {
       const dataPort = randomInt(1025, 1536);
-      await using events = ct.expectations.events();
+      await using events = client.expectations.events();
       const collect = reader(events);
       const { master } = await ftpControl(topology, family, dataPort);
-      const masterEntry = await awaitFlowEntry(ct, { key: master, description: 'ftp control connection', reply: { src: master.dst, dst: master.src }, statusIncludes: [], statusExcludes: [] });
+      const masterEntry = await awaitFlowEntry(client, { key: master, description: 'ftp control connection', reply: { src: master.dst, dst: master.src }, statusIncludes: [], statusExcludes: [] });
       expect(masterEntry.helper).toBe('ftp');
       const [expected] = await waitFor(async () => {
-        const listed = await ct.expectations.list();
+        const listed = await client.expectations.list();
         return listed.length > 0 ? ready(listed) : notYet('no expectation yet');
       }, { what: `the ftp helper's expectation for port ${dataPort}`, timeoutMs: 10_000 });
       const inspected = topology.address(family, 'inspected');
@@ -63,7 +63,7 @@ describe('expectations', () => {
         master: { protocol: 'tcp', src: inspected, dst: peer, sport: master.sport, dport: 21 },
         timeout: expect.any(Number) as number, id: expect.any(Number) as number,
       });
-      const [cli, ...more] = await ctOracle.listExpectations();
+      const [cli, ...more] = await oracle.listExpectations();
       expect(more).toEqual([]);
       expect(cli).toEqual({
         protocol: 'tcp', helper: 'ftp', class: 0, tuple: expected!.tuple, mask: expected!.mask,
@@ -73,39 +73,39 @@ describe('expectations', () => {
       // The helper's expectation was announced (EXP_NEW) with what list() shows.
       const made = await collect((s) => s.some((e) => e.type === 'new'));
       expect(made).toEqual([{ type: 'new', expectation: { ...expected!, timeout: expect.any(Number) as number } }]);
-      expect(await ct.expectations.list({ helper: 'sip' })).toEqual([]);
-      expect(await ct.expectations.list({ family: family === 'ipv4' ? 'ipv6' : 'ipv4' })).toEqual([]);
+      expect(await client.expectations.list({ helper: 'sip' })).toEqual([]);
+      expect(await client.expectations.list({ family: family === 'ipv4' ? 'ipv6' : 'ipv4' })).toEqual([]);
 
-      const deleted = await ct.expectations.delete([{ ...expected!, zone: topology.zone }]);
+      const deleted = await client.expectations.delete([{ ...expected!, zone: topology.zone }]);
       expect(deleted.deleted).toHaveLength(1);
-      expect(await ctOracle.listExpectations()).toEqual([]);
-      expect((await ct.expectations.delete([{ ...expected!, zone: topology.zone }])).notFound).toHaveLength(1);
+      expect(await oracle.listExpectations()).toEqual([]);
+      expect((await client.expectations.delete([{ ...expected!, zone: topology.zone }])).notFound).toHaveLength(1);
       const dropped = await collect((s) => s.some((e) => e.type === 'destroy'));
       expect(dropped.map((e) => [e.type, e.type === 'overflow' ? undefined : e.expectation.tuple])).toEqual([['destroy', expected!.tuple]]);
 
       const mine = { master: master as EntryInput, tuple: { src: peer, dst: inspected, dport: 1600 }, timeout: 200 };
-      const created = await ct.expectations.create([mine]);
+      const created = await client.expectations.create([mine]);
       expect(created.failed).toEqual([]);
-      const listed = await ct.expectations.list();
+      const listed = await client.expectations.list();
       expect(listed.map((e) => [e.tuple, e.helper])).toEqual([[{ src: peer, dst: inspected, sport: 0, dport: 1600 }, 'ftp']]);
       expect(listed[0]!.timeout).toBeGreaterThan(190);
-      expect((await ctOracle.listExpectations()).map((e) => e.tuple)).toEqual([{ src: peer, dst: inspected, sport: 0, dport: 1600 }]);
+      expect((await oracle.listExpectations()).map((e) => e.tuple)).toEqual([{ src: peer, dst: inspected, sport: 0, dport: 1600 }]);
       const again = await collect((s) => s.some((e) => e.type === 'new'));
       expect(again.map((e) => [e.type, e.type === 'overflow' ? undefined : e.expectation.tuple])).toEqual([['new', { src: peer, dst: inspected, sport: 0, dport: 1600 }]]);
     });
   }
 
-  test('a master without a helper, or without an entry, is refused per expectation', async ({ topology, ct, ctOracle }) => {
+  test('a master without a helper, or without an entry, is refused per expectation', async ({ topology, client, oracle }) => {
     const zone = topology.zone;
     const plain: EntryInput = { protocol: 'tcp', src: '10.213.0.1', dst: '10.213.0.2', sport: 4000, dport: 21, zone };
-    await ct.create([plain]);
+    await client.create([plain]);
     const tuple = { src: '10.213.0.2', dst: '10.213.0.1', dport: 1600 };
-    const result = await ct.expectations.create([{ master: plain, tuple }, { master: { ...plain, sport: 4001 }, tuple }]);
+    const result = await client.expectations.create([{ master: plain, tuple }, { master: { ...plain, sport: 4001 }, tuple }]);
     expect(result.created).toEqual([]);
     expect(result.failed.map((f) => (f.error instanceof NetlinkErrnoError ? f.error.errnoName : f.error.code))).toEqual(['EOPNOTSUPP', 'ENOENT']);
-    expect(await ctOracle.listExpectations()).toEqual([]);
-    expect(await codeOfAsync(() => ct.expectations.list({ zone } as never))).toBe('ERR_UNKNOWN_FILTER_KEY');
-    expect(await codeOfAsync(() => ct.expectations.events({ zone } as never))).toBe('ERR_UNKNOWN_FILTER_KEY');
-    expect(await codeOfAsync(() => ct.expectations.events({ types: ['update' as never] }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await oracle.listExpectations()).toEqual([]);
+    expect(await codeOfAsync(() => client.expectations.list({ zone } as never))).toBe('ERR_UNKNOWN_FILTER_KEY');
+    expect(await codeOfAsync(() => client.expectations.events({ zone } as never))).toBe('ERR_UNKNOWN_FILTER_KEY');
+    expect(await codeOfAsync(() => client.expectations.events({ types: ['update' as never] }))).toBe('ERR_INVALID_ARGUMENT');
   });
 });

@@ -1,15 +1,15 @@
 // Bad and hostile input against the real kernel: each case gets a typed error with a stable code
 // before anything is sent, or a per-entry verdict, and nothing else in the namespace is touched.
 import { readFileSync } from 'node:fs';
-import { Conntrack, CreateError } from '../../harness/conntrack/client.ts';
+import { ConntrackClient } from '../../harness/conntrack/client.ts';
 import { keyString, normalizeKey, type EntryInput } from '../../harness/conntrack/entry.ts';
-import { ConntrackCli } from '../../harness/conntrack/oracle.ts';
-import { isHarnessError } from '../../harness/errors.ts';
+import { ConntrackOracle } from '../../harness/conntrack/oracle.ts';
+import { isHarnessError, CreateError } from '../../harness/errors.ts';
 import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
 import { describe, expect, test } from '../../harness/fixtures/index.ts';
-import { execute } from '../../harness/system/execute.ts';
-import { ipIn } from '../../harness/system/ip.ts';
-import { currentSession } from '../../harness/system/session.ts';
+import { execute } from '../../harness/os/execute.ts';
+import { ipIn } from '../../harness/os/ip.ts';
+import { currentSession } from '../../harness/os/session.ts';
 
 async function codeOf(fn: () => Promise<unknown>): Promise<string> {
   try {
@@ -34,16 +34,16 @@ describe('hostile input: the client', () => {
     ['zone 65536', { zone: 65536 }, 'ERR_INVALID_ZONE'],
     ['ICMP type without a reply type', { protocol: 'icmp', icmpType: 3, icmpCode: 0, icmpId: 1 }, 'ERR_INVALID_ICMP'],
     ['unknown protocol', { protocol: 'quic' }, 'ERR_UNKNOWN_PROTOCOL'],
-    ['unknown TCP state', { protocol: 'tcp', tcpState: 'ESTABLISHD' }, 'ERR_INVALID_ENTRY', 'create-only'],
+    ['unknown TCP state', { protocol: 'tcp', state: 'ESTABLISHD' }, 'ERR_INVALID_ENTRY', 'create-only'],
   ];
 
   for (const [name, patch, code, createOnly] of BAD) {
-    test(`${name}: ${code} and the good entries of the batch are not touched`, async ({ client: ct, oracle, zone }) => {
+    test(`${name}: ${code} and the good entries of the batch are not touched`, async ({ client: client, oracle, zone }) => {
       const kept = [good(zone, 1), good(zone, 2)];
-      await ct.create(kept);
+      await client.create(kept);
       const bad = { ...good(zone, 3), ...patch } as EntryInput;
-      if (!createOnly) expect(await codeOf(() => ct.delete([kept[0]!, bad]))).toBe(code);
-      expect(await codeOf(() => ct.create([good(zone, 4), bad]))).toBe(code);
+      if (!createOnly) expect(await codeOf(() => client.delete([kept[0]!, bad]))).toBe(code);
+      expect(await codeOf(() => client.create([good(zone, 4), bad]))).toBe(code);
       expectSameEntries(await oracle.list({ zone }), kept.map((e) => normalizeKey(e)), 'after refused batches');
     });
   }
@@ -51,38 +51,38 @@ describe('hostile input: the client', () => {
   test('namespace names with /, .., spaces, 200 characters; no namespace at all', async ({ netns }) => {
     void netns;
     for (const name of ['a/b', '..', '../x', 'has space', 'x'.repeat(200), 'UPPER', '']) {
-      expect(await codeOf(() => Conntrack.open({ netns: name }))).toBe('ERR_INVALID_NETNS_NAME');
-      expect(await codeOf(async () => new ConntrackCli({ netns: name }))).toBe('ERR_INVALID_NETNS_NAME');
+      expect(await codeOf(() => ConntrackClient.open({ netns: name }))).toBe('ERR_INVALID_NETNS_NAME');
+      expect(await codeOf(async () => new ConntrackOracle({ netns: name }))).toBe('ERR_INVALID_NETNS_NAME');
       expect(await codeOf(() => execute(['true'], { netns: name }))).toBe('ERR_INVALID_NETNS_NAME');
     }
-    expect(await codeOf(() => Conntrack.open({} as { netns: string }))).toBe('ERR_NETNS_REQUIRED');
-    expect(await codeOf(() => Conntrack.open(undefined as unknown as { netns: string }))).toBe('ERR_NETNS_REQUIRED');
+    expect(await codeOf(() => ConntrackClient.open({} as { netns: string }))).toBe('ERR_NETNS_REQUIRED');
+    expect(await codeOf(() => ConntrackClient.open(undefined as unknown as { netns: string }))).toBe('ERR_NETNS_REQUIRED');
   });
 
   test('a deleted namespace', async ({ netns }) => {
     void netns;
     const gone = `cth-${currentSession().id}-gone${Date.now().toString(36)}`;
-    expect(await codeOf(() => Conntrack.open({ netns: gone }))).toBe('ERR_NETNS_NOT_FOUND');
+    expect(await codeOf(() => ConntrackClient.open({ netns: gone }))).toBe('ERR_NETNS_NOT_FOUND');
   });
 
   test('a client whose namespace was destroyed under it fails with a typed error', async ({ netns, neighbourNetns }) => {
     void netns;
-    const ct = await Conntrack.open({ netns: neighbourNetns.name });
+    const client = await ConntrackClient.open({ netns: neighbourNetns.name });
     await neighbourNetns.destroy();
     // The socket keeps the dead namespace alive: the call works on its (now unreachable) table
     // or fails typed; it never reaches another namespace.
-    const code = await codeOf(() => ct.list());
+    const code = await codeOf(() => client.list());
     expect(['no error', 'ERR_NETLINK_ERRNO', 'ERR_NETLINK_SOCKET']).toContain(code);
-    ct.close();
-    expect(await codeOf(() => ct.list())).toBe('ERR_SOCKET_CLOSED');
+    client.close();
+    expect(await codeOf(() => client.list())).toBe('ERR_SOCKET_CLOSED');
   });
 
   test('an entry that vanished between list and delete is notFound; the rest are deleted', async ({ netns, oracle, zone, neighbourZone }) => {
-    await using ct = await Conntrack.open({ netns: netns.name });
-    await ct.create([good(zone, 1), good(zone, 2), good(zone, 3), good(neighbourZone, 1)]);
-    const listed = await ct.list({ zone });
+    await using client = await ConntrackClient.open({ netns: netns.name });
+    await client.create([good(zone, 1), good(zone, 2), good(zone, 3), good(neighbourZone, 1)]);
+    const listed = await client.list({ zone });
     await oracle.delete(good(zone, 2)); // someone else removes one
-    const result = await ct.delete(listed);
+    const result = await client.delete(listed);
     expectSameEntries(result.notFound, [normalizeKey(good(zone, 2))], 'notFound');
     expectSameEntries(result.deleted, [normalizeKey(good(zone, 1)), normalizeKey(good(zone, 3))], 'deleted');
     expect(result.failed).toEqual([]);
@@ -90,12 +90,12 @@ describe('hostile input: the client', () => {
   });
 
   test('a create batch where some entries fail reports each one and keeps the rest', async ({ netns, oracle, zone }) => {
-    await using ct = await Conntrack.open({ netns: netns.name });
-    await ct.create([good(zone, 2)]);
-    const result = await ct.tryCreate([good(zone, 1), good(zone, 2), good(zone, 3)]);
+    await using client = await ConntrackClient.open({ netns: netns.name });
+    await client.create([good(zone, 2)]);
+    const result = await client.tryCreate([good(zone, 1), good(zone, 2), good(zone, 3)]);
     expectSameEntries(result.created, [normalizeKey(good(zone, 1)), normalizeKey(good(zone, 3))], 'created');
     expect(result.failed.map((f) => [f.entry.sport, f.error.code, (f.error as { errnoName?: string }).errnoName])).toEqual([[2, 'ERR_NETLINK_ERRNO', 'EEXIST']]);
-    const thrown = await ct.create([good(zone, 1)]).catch((e: unknown) => e);
+    const thrown = await client.create([good(zone, 1)]).catch((e: unknown) => e);
     expect(thrown).toBeInstanceOf(CreateError);
     expect((thrown as CreateError).result.failed).toHaveLength(1);
     expect(await oracle.count({ zone })).toBe(3);
@@ -107,30 +107,30 @@ describe('kernel limits', () => {
   // Linux 6.18 keeps nf_conntrack_max read-only outside the initial namespace, so the limit is
   // reached by filling one of our namespaces up to it (per-namespace count, nobody else affected).
   test.skipIf(max > 1_048_576)(`a full table (nf_conntrack_max ${max}) gives ENOMEM per entry, no hang (skipped above 2^20 entries)`, async ({ netns, neighbourNetns }) => {
-    await using ct = await Conntrack.open({ netns: netns.name, timeoutMs: 60_000 });
+    await using client = await ConntrackClient.open({ netns: netns.name, timeoutMs: 60_000 });
     // Assured entries cannot be early-dropped to make room, so the kernel has to refuse.
     const entries: EntryInput[] = Array.from({ length: max + 3 }, (_, i) => ({
       protocol: 'udp', src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, dst: '10.255.0.1', sport: 1000, dport: 53,
       zone: 1, status: ['SEEN_REPLY', 'ASSURED'],
     }));
-    const result = await ct.tryCreate(entries);
+    const result = await client.tryCreate(entries);
     expect(result.created).toHaveLength(max);
     expect(result.failed).toHaveLength(3);
     expect(new Set(result.failed.map((f) => (f.error as { errnoName?: string }).errnoName))).toEqual(new Set(['ENOMEM']));
     // Kernel ids are 32-bit hashes: a full table of 262,144 holds about eight pairs sharing an id.
     // list() and count() must still return every entry, exactly. (The de-duplication that keeps
     // them apart is proved without luck in suites/unit/repeat-filter.test.ts.)
-    const listed = await ct.list();
+    const listed = await client.list();
     const want = new Set(result.created.map(keyString));
     expect(listed.length, 'entries listed').toBe(max);
     expect(listed.every((e) => want.has(keyString(e)))).toBe(true);
     expect(new Set(listed.map(keyString)).size).toBe(max);
-    expect(await ct.count()).toBe(max);
-    const thrown = await ct.create([{ protocol: 'udp', src: '10.254.0.1', dst: '10.255.0.1', sport: 1, dport: 2, zone: 1 }]).catch((e: unknown) => e);
+    expect(await client.count()).toBe(max);
+    const thrown = await client.create([{ protocol: 'udp', src: '10.254.0.1', dst: '10.255.0.1', sport: 1, dport: 2, zone: 1 }]).catch((e: unknown) => e);
     // An unassured entry is let in by evicting an unassured one; none exist here, so it is refused too.
     expect(String((thrown as Error).message)).toMatch(/table is full/);
     // Another namespace is not affected.
-    await using other = await Conntrack.open({ netns: neighbourNetns.name });
+    await using other = await ConntrackClient.open({ netns: neighbourNetns.name });
     await other.create([{ protocol: 'udp', src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, zone: 1 }]);
     expect(await other.count()).toBe(1);
   }, 120_000);
@@ -141,8 +141,8 @@ describe('the host namespace', () => {
     const name = `${netns.name.slice(0, 40)}h`;
     await execute(['ip', 'netns', 'attach', name, String(process.pid)], { runAsRoot: true, timeout: 10_000 });
     try {
-      expect(await codeOf(() => Conntrack.open({ netns: name }))).toBe('ERR_NETNS_IS_HOST');
-      expect(await codeOf(() => new ConntrackCli({ netns: name }).list())).toBe('ERR_NETNS_IS_HOST');
+      expect(await codeOf(() => ConntrackClient.open({ netns: name }))).toBe('ERR_NETNS_IS_HOST');
+      expect(await codeOf(() => new ConntrackOracle({ netns: name }).list())).toBe('ERR_NETNS_IS_HOST');
       expect(await codeOf(() => execute(['conntrack', '-L'], { netns: name }))).toBe('ERR_NETNS_IS_HOST');
     } finally {
       // Only the bind mount goes; never `destroyNetns` semantics of killing its "processes".
@@ -155,12 +155,12 @@ describe('the host namespace', () => {
     // Reads the host's entry count (a number, never the table) around a burst in our namespace.
     const hostCount = () => Number(readFileSync('/proc/sys/net/netfilter/nf_conntrack_count', 'utf8'));
     const before = hostCount();
-    await using ct = await Conntrack.open({ netns: netns.name });
+    await using client = await ConntrackClient.open({ netns: netns.name });
     const entries = Array.from({ length: 5000 }, (_, i) => good(zone, i + 1));
-    await ct.create(entries);
+    await client.create(entries);
     const during = hostCount();
-    expect(await ct.count({ zone })).toBe(5000);
-    expect((await ct.delete(entries)).deleted).toHaveLength(5000);
+    expect(await client.count({ zone })).toBe(5000);
+    expect((await client.delete(entries)).deleted).toHaveLength(5000);
     // Other host traffic may move the count a little; our 5,000 would move it by 5,000.
     expect(Math.abs(during - before)).toBeLessThan(2500);
   });

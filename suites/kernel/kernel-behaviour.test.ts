@@ -7,11 +7,11 @@
 // own probe must agree with it: that probe, not the version number, picks the client's path.
 import { expect } from 'vitest';
 import { release } from 'node:os';
-import { Conntrack } from '../../harness/conntrack/client.ts';
+import { ConntrackClient } from '../../harness/conntrack/client.ts';
 import type { EntryInput } from '../../harness/conntrack/entry.ts';
 import { normalizeKey } from '../../harness/conntrack/entry.ts';
 import { probeKernelFilters } from '../../harness/conntrack/features.ts';
-import { ConntrackCli } from '../../harness/conntrack/oracle.ts';
+import { ConntrackOracle } from '../../harness/conntrack/oracle.ts';
 import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
 import { describe, randomZone, test } from '../../harness/fixtures/index.ts';
 import {
@@ -86,8 +86,8 @@ describe(`kernel behaviour of ${release()}`, () => {
     expect({ zone: probe.zone, status: probe.status, tuple: probe.tuple }).toEqual({ zone: seen.zone === 'honoured', status: seen.status === 'honoured', tuple: seen.tuple === 'honoured' });
     // Whatever the kernel does, the client lists exactly, with its probe's choice and with every
     // kernel filter forced on (a kernel that ignores one must not widen the result).
-    await using probed = await Conntrack.open({ netns: netns.name });
-    await using forced = await Conntrack.open({ netns: netns.name, kernelFilters: { zone: true, mark: false, status: true, tuple: true } });
+    await using probed = await ConntrackClient.open({ netns: netns.name });
+    await using forced = await ConntrackClient.open({ netns: netns.name, kernelFilters: { zone: true, mark: false, status: true, tuple: true } });
     for (const client of [probed, forced]) {
       const how = JSON.stringify(client.kernelFilters);
       for (const [i, z] of zones.entries()) expectSameEntries(await client.list({ zone: z }), entries[i]!.map(normalizeKey), `zone ${z}, kernel filters ${how}`);
@@ -101,7 +101,7 @@ describe(`kernel behaviour of ${release()}`, () => {
     const entries = threeZones(zones);
     await oracle.createMany(entries.flat());
     // Identical tuples in the neighbour namespace: nothing sent here may reach them.
-    const other = new ConntrackCli({ netns: neighbourNetns.name });
+    const other = new ConntrackOracle({ netns: neighbourNetns.name });
     await other.createMany(entries.flat());
     {
       using conn = NetlinkConnection.open({ protocol: NETLINK_NETFILTER, netns: netns.name });
@@ -118,12 +118,12 @@ describe(`kernel behaviour of ${release()}`, () => {
     expectSameEntries(await other.list(), entries.flat().map(normalizeKey), 'neighbour namespace after the raw DELETE');
 
     // The client never sends that request: its flush takes exactly one zone on every kernel.
-    await oracle.flush({ family: 'ipv4' });
+    await oracle.deleteMatching({ family: 'ipv4' });
     await oracle.createMany(entries.flat());
-    await using client = await Conntrack.open({ netns: netns.name });
-    expect(await client.flush({ zone: neighbourZone })).toBe(2);
+    await using client = await ConntrackClient.open({ netns: netns.name });
+    expect(await client.deleteMatching({ zone: neighbourZone })).toBe(2);
     expectSameEntries(await oracle.list(), [...entries[0]!, ...entries[2]!].map(normalizeKey), 'after flush({ zone: neighbourZone })');
-    expect(await client.flush({ zone })).toBe(2);
+    expect(await client.deleteMatching({ zone })).toBe(2);
     expectSameEntries(await oracle.list(), entries[2]!.map(normalizeKey), 'after flush({ zone })');
     expectSameEntries(await other.list(), entries.flat().map(normalizeKey), 'neighbour namespace at the end');
   });

@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execute } from '../../harness/system/execute.ts';
+import { execute } from '../../harness/os/execute.ts';
 import { describe, expect, test } from '../../harness/fixtures/index.ts';
 import { PROTOCOL_SPECS } from '../../harness/protocols/index.ts';
 

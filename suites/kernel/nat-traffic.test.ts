@@ -9,7 +9,7 @@ import { tcpRecipe } from '../../harness/protocols/traffic.ts';
 import {
   awaitFlowEntry, entriesOf, FLOW_WAIT_MS, randomClientPort, randomServerPort, startEchoServer, type TrafficFlow,
 } from '../../harness/protocols/traffic.ts';
-import { natRuleset, Topology, TOPOLOGY_NAT_ADDRESSES, type NatRule } from '../../harness/system/topology.ts';
+import { natRuleset, Topology, TOPOLOGY_NAT_ADDRESSES, type NatRule } from '../../harness/os/topology.ts';
 
 type Protocol = 'tcp' | 'udp';
 type NatKind = 'snat' | 'dnat';
@@ -76,7 +76,7 @@ async function startNatFlow(topology: Topology, family: Family, protocol: Protoc
     description: `${protocol} ${family} ${hostPort(family, client, sport)} -> ${hostPort(family, target.address, target.port)} through ${kind} ${JSON.stringify(rule.to)}`,
     key,
     reply,
-    ...(protocol === 'tcp' ? { tcpState: 'ESTABLISHED' } : {}),
+    ...(protocol === 'tcp' ? { state: 'ESTABLISHED' } : {}),
     // Both NAT hooks ran for the flow's first packet, so both manips are done, the one without a
     // rule with a null binding: *_NAT_DONE are both set, only the rule's own kind is *_NAT.
     statusIncludes: ['CONFIRMED', 'SEEN_REPLY', nat, 'SRC_NAT_DONE', 'DST_NAT_DONE', ...(protocol === 'tcp' ? ['ASSURED'] : [])],
@@ -93,7 +93,7 @@ function expectNatEntry(entry: ConntrackEntry, flow: NatFlow, zone: number): voi
   expect(entry, what).toMatchObject({ ...flow.key, zone });
   expect(entry.zone, `${what}: zone`).toBe(zone);
   expect(entry.reply, `${what}: reply tuple`).toEqual(flow.reply);
-  expect(entry.tcpState, `${what}: TCP state`).toBe(flow.tcpState);
+  expect(entry.state, `${what}: TCP state`).toBe(flow.state);
   for (const flag of flow.statusIncludes) expect(entry.status, `${what}: status has ${flag}`).toContain(flag);
   for (const flag of flow.statusExcludes) expect(entry.status, `${what}: status lacks ${flag}`).not.toContain(flag);
 }
@@ -123,24 +123,24 @@ for (const family of FAMILIES) {
       const other = kind === 'dnat' ? 'src' : 'dst';
       describe(`nat traffic ${kind} ${protocol} ${family}`, () => {
         test(`the entry has the translated reply tuple and ${kind === 'dnat' ? 'DST_NAT' : 'SRC_NAT'}; nat: '${nat}' lists exactly it, as the CLI does`,
-          async ({ topology, ct, ctOracle, zone }) => {
+          async ({ topology, client, oracle, zone }) => {
             const flow = await startNatFlow(topology, family, protocol, kind);
-            const entry = await awaitFlowEntry(ct, flow);
+            const entry = await awaitFlowEntry(client, flow);
             expectNatEntry(entry, flow, zone);
             // The server saw the real addresses: the translation happened on the wire.
             await expectServerSaw(topology, family, flow);
 
             // The reply direction found the same entry: the whole table is this one NAT entry.
-            expectExactly(await ct.list(), [entry], 'the inspected namespace table, all zones');
-            expectExactly(await ct.list({ nat }), [entry], `ct.list({ nat: '${nat}' })`);
-            expectExactly(await ct.list({ nat: 'any' }), [entry], 'ct.list({ nat: \'any\' })');
-            expect(await ct.list({ nat: other }), `ct.list({ nat: '${other}' })`).toEqual([]);
-            expectExactly(await ct.list({ zone, family, protocol, nat }), [entry], 'the zone, family, protocol and NAT kind');
+            expectExactly(await client.list(), [entry], 'the inspected namespace table, all zones');
+            expectExactly(await client.list({ nat }), [entry], `client.list({ nat: '${nat}' })`);
+            expectExactly(await client.list({ nat: 'any' }), [entry], 'client.list({ nat: \'any\' })');
+            expect(await client.list({ nat: other }), `client.list({ nat: '${other}' })`).toEqual([]);
+            expectExactly(await client.list({ zone, family, protocol, nat }), [entry], 'the zone, family, protocol and NAT kind');
             // The CLI decides NAT from the tuples (reply source != original destination, reply
             // destination != original source), the client from the status bits: they must agree.
-            expectExactly(await ctOracle.list({ nat }), [entry], `conntrack -L --${nat}-nat`);
-            expectExactly(await ctOracle.list({ nat: 'any' }), [entry], 'conntrack -L --any-nat');
-            expect(await ctOracle.list({ nat: other }), `conntrack -L --${other}-nat`).toEqual([]);
+            expectExactly(await oracle.list({ nat }), [entry], `conntrack -L --${nat}-nat`);
+            expectExactly(await oracle.list({ nat: 'any' }), [entry], 'conntrack -L --any-nat');
+            expect(await oracle.list({ nat: other }), `conntrack -L --${other}-nat`).toEqual([]);
           });
       });
     }
@@ -148,45 +148,45 @@ for (const family of FAMILIES) {
 
   describe(`nat traffic delete ${family}`, () => {
     test('deleting the DNAT entry removes exactly it: the SNAT and plain flows, and its copy in the neighbour zone, stay',
-      async ({ topology, ct, ctOracle, zone, neighbourZone }) => {
+      async ({ topology, client, oracle, zone, neighbourZone }) => {
         const dnat = await startNatFlow(topology, family, 'tcp', 'dnat');
         const snat = await startNatFlow(topology, family, 'tcp', 'snat');
         const plain = await tcpRecipe('established').start(topology, family);
-        const dnatEntry = await awaitFlowEntry(ct, dnat);
-        const snatEntry = await awaitFlowEntry(ct, snat);
-        const plainEntry = await awaitFlowEntry(ct, plain);
+        const dnatEntry = await awaitFlowEntry(client, dnat);
+        const snatEntry = await awaitFlowEntry(client, snat);
+        const plainEntry = await awaitFlowEntry(client, plain);
         expectNatEntry(dnatEntry, dnat, zone);
         expectNatEntry(snatEntry, snat, zone);
         expect(plainEntry.reply).toEqual(plain.reply);
         for (const flag of ['SRC_NAT', 'DST_NAT']) expect(plainEntry.status, `plain flow lacks ${flag}`).not.toContain(flag);
 
         // The same DNAT entry in the neighbour zone, made by the CLI with the same binding.
-        await ctOracle.createMany([{
-          ...dnat.key, zone: neighbourZone, tcpState: 'ESTABLISHED', dnat: { address: dnat.rule.to.address, port: dnat.rule.to.port },
+        await oracle.createMany([{
+          ...dnat.key, zone: neighbourZone, state: 'ESTABLISHED', dnat: { address: dnat.rule.to.address, port: dnat.rule.to.port },
         }], oracleArgsOf);
-        const copy = (await ct.list({ zone: neighbourZone }))[0]!;
+        const copy = (await client.list({ zone: neighbourZone }))[0]!;
         expect(copy.reply, 'the neighbour copy\'s reply tuple').toEqual(dnat.reply);
 
-        const before = await ct.list();
+        const before = await client.list();
         expectSameEntries(before, [dnat.key, snat.key, plain.key, copy], 'the namespace table before the delete');
-        expectExactly(await ct.list({ zone, nat: 'dst' }), [dnatEntry], 'the zone\'s DNAT entries');
-        expectExactly(await ct.list({ zone, nat: 'src' }), [snatEntry], 'the zone\'s SNAT entries');
-        expectExactly(await ct.list({ nat: 'dst' }), [dnatEntry, copy], 'every DNAT entry');
-        expectExactly(await ctOracle.list({ nat: 'dst' }), [dnatEntry, copy], 'every DNAT entry, as the oracle lists them');
-        expectExactly(await ctOracle.list({ nat: 'src' }), [snatEntry], 'every SNAT entry, as the oracle lists them');
+        expectExactly(await client.list({ zone, nat: 'dst' }), [dnatEntry], 'the zone\'s DNAT entries');
+        expectExactly(await client.list({ zone, nat: 'src' }), [snatEntry], 'the zone\'s SNAT entries');
+        expectExactly(await client.list({ nat: 'dst' }), [dnatEntry, copy], 'every DNAT entry');
+        expectExactly(await oracle.list({ nat: 'dst' }), [dnatEntry, copy], 'every DNAT entry, as the oracle lists them');
+        expectExactly(await oracle.list({ nat: 'src' }), [snatEntry], 'every SNAT entry, as the oracle lists them');
 
-        const result = await ct.delete([dnat.key]);
+        const result = await client.delete([dnat.key]);
         expectSameEntries(result.deleted, [dnat.key], 'reported deleted');
         expect(result.notFound).toEqual([]);
         expect(result.failed).toEqual([]);
 
-        const after = await ct.list();
+        const after = await client.list();
         expectExactly(after, before.filter((e) => keyString(e) !== keyString(dnat.key)), 'the namespace table after the delete');
         expect(entriesOf(after, dnat.key), 'the DNAT entry').toEqual([]);
-        expectExactly(await ctOracle.list(), after, 'the namespace table after the delete, as the oracle lists it');
-        expectExactly(await ct.list({ nat: 'dst' }), [copy], 'DNAT entries after the delete');
-        expectExactly(await ct.list({ nat: 'src' }), [snatEntry], 'SNAT entries after the delete');
-        const again = await ct.delete([dnat.key]);
+        expectExactly(await oracle.list(), after, 'the namespace table after the delete, as the oracle lists it');
+        expectExactly(await client.list({ nat: 'dst' }), [copy], 'DNAT entries after the delete');
+        expectExactly(await client.list({ nat: 'src' }), [snatEntry], 'SNAT entries after the delete');
+        const again = await client.delete([dnat.key]);
         expectSameEntries(again.notFound, [dnat.key], 'a second delete reports it not found');
         expect(again.deleted).toEqual([]);
       });

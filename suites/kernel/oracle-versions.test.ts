@@ -6,11 +6,11 @@
 import { fileURLToPath } from 'node:url';
 import { normalizeKey, type EntryInput } from '../../harness/conntrack/entry.ts';
 import type { ConntrackFilter } from '../../harness/conntrack/filter.ts';
-import { ConntrackCli } from '../../harness/conntrack/oracle.ts';
+import { ConntrackOracle } from '../../harness/conntrack/oracle.ts';
 import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
 import { describe, expect, test } from '../../harness/fixtures/index.ts';
 import { CONNTRACK_TOOLS_VERSIONS, fetchedConntrackTools } from '../../harness/matrix/conntrack-tools.ts';
-import { inCI } from '../../harness/system/prerequisites.ts';
+import { inCI } from '../../harness/os/prerequisites.ts';
 
 const WITHOUT_ZONE = fileURLToPath(new URL('../support/conntrack-without-zone.mjs', import.meta.url));
 
@@ -19,9 +19,9 @@ function table(z: number) {
   return {
     A: { protocol: 'udp', src: '10.31.0.1', dst: '10.31.0.2', sport: 1000, dport: 53, zone: z, mark: 1 },
     B: { protocol: 'udp', src: '10.31.0.1', dst: '10.31.0.2', sport: 1000, dport: 53, zone: 0, mark: 2 },
-    C: { protocol: 'tcp', src: '10.31.0.1', dst: '10.31.0.3', sport: 1001, dport: 80, zone: z, mark: 3, tcpState: 'ESTABLISHED', status: ['SEEN_REPLY', 'ASSURED'] },
+    C: { protocol: 'tcp', src: '10.31.0.1', dst: '10.31.0.3', sport: 1001, dport: 80, zone: z, mark: 3, state: 'ESTABLISHED', status: ['SEEN_REPLY', 'ASSURED'] },
     D: { protocol: 'udp', src: '2001:db8:31::1', dst: '2001:db8:31::2', sport: 1000, dport: 53, zone: z, mark: 1 },
-    E: { protocol: 'tcp', src: '2001:db8:31::1', dst: '2001:db8:31::3', sport: 1001, dport: 80, zone: 0, mark: 4, tcpState: 'SYN_SENT' },
+    E: { protocol: 'tcp', src: '2001:db8:31::1', dst: '2001:db8:31::3', sport: 1001, dport: 80, zone: 0, mark: 4, state: 'SYN_SENT' },
     F: { protocol: 'icmp', src: '10.31.0.1', dst: '10.31.0.2', icmpType: 8, icmpCode: 0, icmpId: 7, zone: z },
   } satisfies Record<string, EntryInput>;
 }
@@ -53,8 +53,8 @@ const BINARIES = [
 
 for (const { label, binary } of BINARIES) {
   describe(`the oracle with ${label}`, () => {
-    test('every filter lists exactly its entries of a known table, and flush and delete remove exactly theirs', async ({ client, netns, zone }) => {
-      const oracle = new ConntrackCli({ netns: netns.name, binary });
+    test('every filter lists exactly its entries of a known table, and deleteMatching and delete remove exactly theirs', async ({ client, netns, zone }) => {
+      const oracle = new ConntrackOracle({ netns: netns.name, binary });
       const entries = table(zone);
       const pick = (names: readonly Name[]) => names.map((n) => normalizeKey(entries[n]));
       await client.create(Object.values(entries));
@@ -63,7 +63,7 @@ for (const { label, binary } of BINARIES) {
         expectSameEntries(await oracle.list(filter), pick(names), what);
         expect(await oracle.count(filter), `${what}: count`).toBe(names.length);
       }
-      expect(await oracle.flush({ zone: 0 }), 'flush of zone 0 (one entry per family)').toBe(2);
+      expect(await oracle.deleteMatching({ zone: 0 }), 'deleteMatching of zone 0 (one entry per family)').toBe(2);
       expect(await oracle.delete(entries.D)).toBe(1);
       expect(await oracle.delete(entries.D), 'a second delete finds nothing').toBe(0);
       expectSameEntries(await client.list(), pick(['A', 'C', 'F']), 'left, as the client lists them');
@@ -75,7 +75,7 @@ describe('the oracle\'s own zone filter', () => {
   test('holds when the CLI ignores -w: a conntrack that drops its zone option still gives exact zone listings', async ({ client, netns, zone }) => {
     const entries = table(zone);
     await client.create(Object.values(entries));
-    const oracle = new ConntrackCli({ netns: netns.name, binary: WITHOUT_ZONE });
+    const oracle = new ConntrackOracle({ netns: netns.name, binary: WITHOUT_ZONE });
     // The stand-in really ignores the zone: its raw output of -w 0 holds all six entries.
     const { stdout } = await oracle.run(['-L', '-w', '0', '-o', 'extended']);
     expect(stdout.trim().split('\n')).toHaveLength(6);

@@ -2,7 +2,7 @@
 // existing entries. nfnetlink checks the capability once per datagram and answers only its first
 // message (EPERM), so every entry of the datagram must come back failed with EPERM, at once, and
 // the oracle must still list them all.
-import { execute } from '../../harness/system/execute.ts';
+import { execute } from '../../harness/os/execute.ts';
 import { normalizeKey, type EntryInput } from '../../harness/conntrack/entry.ts';
 import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
 import { describe, expect, test } from '../../harness/fixtures/index.ts';

@@ -3,11 +3,11 @@
 // neighbour namespace that must survive every operation.
 import type { ConntrackKey, EntryInput } from '../../harness/conntrack/entry.ts';
 import { normalizeKey } from '../../harness/conntrack/entry.ts';
-import { Conntrack } from '../../harness/conntrack/client.ts';
-import { ConntrackCli } from '../../harness/conntrack/oracle.ts';
+import { ConntrackClient } from '../../harness/conntrack/client.ts';
+import { ConntrackOracle } from '../../harness/conntrack/oracle.ts';
 import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
 import { describe, expect } from '../../harness/fixtures/index.ts';
-import { CLIENT_SYSTEM, SYSTEMS, systemTest, type SystemContext } from '../../harness/fixtures/systems.ts';
+import { CLIENT_IMPLEMENTATION, IMPLEMENTATIONS, implementationTest, type ImplementationContext } from '../../harness/fixtures/implementations.ts';
 
 const FAMILIES = {
   ipv4: { a: '1.1.1.1', b: '2.2.2.2', icmp: 'icmp', echo: 8 },
@@ -18,7 +18,7 @@ function seedEntries(family: keyof typeof FAMILIES, zone: number): { icmp: Entry
   const f = FAMILIES[family];
   return {
     icmp: { protocol: f.icmp, src: f.a, dst: f.b, icmpType: f.echo, icmpCode: 0, icmpId: 3333, zone },
-    tcp: { protocol: 'tcp', src: f.a, dst: f.b, sport: 1, dport: 2, tcpState: 'ESTABLISHED', zone },
+    tcp: { protocol: 'tcp', src: f.a, dst: f.b, sport: 1, dport: 2, state: 'ESTABLISHED', zone },
     udp: { protocol: 'udp', src: f.a, dst: f.b, sport: 4, dport: 5, zone },
   };
 }
@@ -26,37 +26,37 @@ function seedEntries(family: keyof typeof FAMILIES, zone: number): { icmp: Entry
 // Who puts the entries in: the oracle (`conntrack -I`), or the client itself (then every check
 // still goes through the oracle too, so the client cannot pass by agreeing with itself).
 const CREATORS = {
-  oracle: (netns: string) => ({ create: (entries: EntryInput[]) => new ConntrackCli({ netns }).createMany(entries) }),
+  oracle: (netns: string) => ({ create: (entries: EntryInput[]) => new ConntrackOracle({ netns }).createMany(entries) }),
   client: (netns: string) => ({
     async create(entries: EntryInput[]) {
-      await using ct = await Conntrack.open({ netns });
-      await ct.create(entries);
+      await using client = await ConntrackClient.open({ netns });
+      await client.create(entries);
     },
   }),
 };
 
-const MATRIX = SYSTEMS.flatMap((variant) =>
-  (variant === CLIENT_SYSTEM ? (['oracle', 'client'] as const) : (['oracle'] as const)).map((creator) => ({ variant, creator })),
+const MATRIX = IMPLEMENTATIONS.flatMap((variant) =>
+  (variant === CLIENT_IMPLEMENTATION ? (['oracle', 'client'] as const) : (['oracle'] as const)).map((creator) => ({ variant, creator })),
 );
 
 for (const { variant, creator } of MATRIX) {
-  const test = systemTest(variant);
+  const test = implementationTest(variant);
   for (const family of ['ipv4', 'ipv6'] as const) {
     describe(`seed suite [${variant.name}, created by ${creator}] ${family}`, () => {
       // Creates the three entries in the zone, the neighbour zone and the neighbour namespace
       // (through the oracle, `conntrack -I`), and returns a checker for "exactly these are left".
-      async function seed({ oracle, zone, neighbourZone, neighbourNetns, sut }: SystemContext) {
+      async function seed({ oracle, zone, neighbourZone, neighbourNetns, implementation }: ImplementationContext) {
         const mine = seedEntries(family, zone);
         const neighbour = Object.values(seedEntries(family, neighbourZone));
         const elsewhere = Object.values(mine);
         await CREATORS[creator](oracle.netns).create([...Object.values(mine), ...neighbour]);
-        const otherOracle = new ConntrackCli({ netns: neighbourNetns.name });
+        const otherOracle = new ConntrackOracle({ netns: neighbourNetns.name });
         await CREATORS[creator](neighbourNetns.name).create(elsewhere);
         const keys = {
           icmp: normalizeKey(mine.icmp), tcp: normalizeKey(mine.tcp), udp: normalizeKey(mine.udp),
         };
         async function expectLeft(left: ConntrackKey[]) {
-          expectSameEntries(await sut.list({ zone }), left, 'zone, as the system under test lists it');
+          expectSameEntries(await implementation.list({ zone }), left, 'zone, as the system under test lists it');
           expectSameEntries(await oracle.list({ zone }), left, 'zone, as the oracle lists it');
           expectSameEntries(await oracle.list({ zone: neighbourZone }), neighbour.map((e) => normalizeKey(e)), 'neighbour zone');
           expectSameEntries(await otherOracle.list(), elsewhere.map((e) => normalizeKey(e)), 'neighbour namespace');
@@ -64,22 +64,22 @@ for (const { variant, creator } of MATRIX) {
         return { keys, expectLeft };
       }
 
-      test('lists the ICMP, TCP and UDP entries of its zone', async ({ sut, oracle, zone, neighbourZone, neighbourNetns, netns }) => {
-        const ctx = { sut, oracle, zone, neighbourZone, neighbourNetns, netns };
+      test('lists the ICMP, TCP and UDP entries of its zone', async ({ implementation, oracle, zone, neighbourZone, neighbourNetns, netns }) => {
+        const ctx = { implementation, oracle, zone, neighbourZone, neighbourNetns, netns };
         const { keys, expectLeft } = await seed(ctx);
-        const listed = await ctx.sut.list({ zone: ctx.zone });
+        const listed = await ctx.implementation.list({ zone: ctx.zone });
         expect(listed).toHaveLength(3);
         const tcp = listed.find((e) => e.protocol === 'tcp');
-        expect(tcp?.tcpState).toBe('ESTABLISHED');
+        expect(tcp?.state).toBe('ESTABLISHED');
         expect(listed.every((e) => e.zone === ctx.zone)).toBe(true);
         await expectLeft([keys.icmp, keys.tcp, keys.udp]);
       });
 
       for (const which of ['icmp', 'tcp', 'udp'] as const) {
-        test(`deletes the ${which.toUpperCase()} entry and nothing else`, async ({ sut, oracle, zone, neighbourZone, neighbourNetns, netns }) => {
-          const ctx = { sut, oracle, zone, neighbourZone, neighbourNetns, netns };
+        test(`deletes the ${which.toUpperCase()} entry and nothing else`, async ({ implementation, oracle, zone, neighbourZone, neighbourNetns, netns }) => {
+          const ctx = { implementation, oracle, zone, neighbourZone, neighbourNetns, netns };
           const { keys, expectLeft } = await seed(ctx);
-          const result = await ctx.sut.delete([keys[which]]);
+          const result = await ctx.implementation.delete([keys[which]]);
           expectSameEntries(result.deleted, [keys[which]], 'reported deleted');
           expect(result.notFound).toEqual([]);
           expect(result.failed).toEqual([]);
@@ -87,10 +87,10 @@ for (const { variant, creator } of MATRIX) {
         });
       }
 
-      test('deletes all three at once', async ({ sut, oracle, zone, neighbourZone, neighbourNetns, netns }) => {
-        const ctx = { sut, oracle, zone, neighbourZone, neighbourNetns, netns };
+      test('deletes all three at once', async ({ implementation, oracle, zone, neighbourZone, neighbourNetns, netns }) => {
+        const ctx = { implementation, oracle, zone, neighbourZone, neighbourNetns, netns };
         const { keys, expectLeft } = await seed(ctx);
-        const result = await ctx.sut.delete([keys.icmp, keys.tcp, keys.udp]);
+        const result = await ctx.implementation.delete([keys.icmp, keys.tcp, keys.udp]);
         expectSameEntries(result.deleted, [keys.icmp, keys.tcp, keys.udp], 'reported deleted');
         expect(result.notFound).toEqual([]);
         expect(result.failed).toEqual([]);

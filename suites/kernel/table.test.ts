@@ -1,7 +1,7 @@
-// The conntrack table beyond list/delete: generic protocols in a flush, every filter compared with
+// The conntrack table beyond list/delete: generic protocols in a deleteMatching, every filter compared with
 // what `conntrack -L <same filter>` prints, unknown filter keys refused before anything is sent,
 // NAT, directional zones, statistics, counters and timestamps, labels.
-import { Conntrack } from '../../harness/conntrack/client.ts';
+import { ConntrackClient } from '../../harness/conntrack/client.ts';
 import { keyString, normalizeKey, type ConntrackEntry, type EntryInput } from '../../harness/conntrack/entry.ts';
 import type { ConntrackFilter } from '../../harness/conntrack/filter.ts';
 import { expectSameEntries, keySet } from '../../harness/fixtures/assertions.ts';
@@ -14,7 +14,7 @@ import { codeOfAsync as codeOf } from '../support/codes.ts';
 const keys = (entries: readonly EntryInput[]) => entries.map((e) => normalizeKey(e));
 
 describe('generic protocols', () => {
-  test('flush of a zone holding one IGMP and one UDP entry returns 2 and leaves it empty', async ({ client, oracle, zone, neighbourZone }) => {
+  test('deleteMatching of a zone holding one IGMP and one UDP entry returns 2 and leaves it empty', async ({ client, oracle, zone, neighbourZone }) => {
     const entries: EntryInput[] = [
       { protocol: 'igmp', src: '198.51.100.1', dst: '224.0.0.22', zone },
       { protocol: 'udp', src: '198.51.100.1', dst: '203.0.113.1', sport: 1000, dport: 53, zone },
@@ -22,7 +22,7 @@ describe('generic protocols', () => {
     await oracle.createMany([...entries, ...entries.map((e) => ({ ...e, zone: neighbourZone }))]);
     expectSameEntries(await client.list({ zone }), keys(entries), 'both listed by the client');
     expect(await client.count({ zone })).toBe(2);
-    expect(await client.flush({ zone })).toBe(2);
+    expect(await client.deleteMatching({ zone })).toBe(2);
     expect(await oracle.list({ zone })).toEqual([]);
     expect(await oracle.count({ zone: neighbourZone })).toBe(2);
   });
@@ -48,21 +48,21 @@ describe('filters', () => {
     expect(await codeOf(() => client.list(bad))).toBe('ERR_UNKNOWN_FILTER_KEY');
     expect(await codeOf(() => client.count(bad))).toBe('ERR_UNKNOWN_FILTER_KEY');
     expect(await codeOf(() => client.entries(bad).next())).toBe('ERR_UNKNOWN_FILTER_KEY');
-    expect(await codeOf(() => client.flush(bad))).toBe('ERR_UNKNOWN_FILTER_KEY');
-    expect(await codeOf(() => client.flush({}))).toBe('ERR_INVALID_FILTER');
+    expect(await codeOf(() => client.deleteMatching(bad))).toBe('ERR_UNKNOWN_FILTER_KEY');
+    expect(await codeOf(() => client.deleteMatching({}))).toBe('ERR_INVALID_FILTER');
     expect(await codeOf(() => client.list({ zone, mark: { value: 0x12, mask: 0x0f } }))).toBe('ERR_INVALID_FILTER');
     expect(await codeOf(() => client.list({ zone, status: ['SOMETIMES' as never] }))).toBe('ERR_INVALID_FILTER');
     expect(await codeOf(() => client.list({ src: '10.0.0.0/33' }))).toBe('ERR_INVALID_ADDRESS');
     expect(await codeOf(() => client.list({ src: '10.0.0.1', dst: '2001:db8::1' }))).toBe('ERR_FAMILY_MISMATCH');
     expect(await codeOf(() => client.update(entries.slice(0, 1), { mark: 1, colour: 'red' } as never))).toBe('ERR_INVALID_ARGUMENT');
-    // Filters that hold for every entry by construction are no criterion for a flush.
-    expect(await codeOf(() => client.flush({ mark: { value: 0, mask: 0 } }))).toBe('ERR_INVALID_FILTER');
-    expect(await codeOf(() => client.flush({ src: '0.0.0.0/0' }))).toBe('ERR_INVALID_FILTER');
+    // Filters that hold for every entry by construction are no criterion for deleteMatching.
+    expect(await codeOf(() => client.deleteMatching({ mark: { value: 0, mask: 0 } }))).toBe('ERR_INVALID_FILTER');
+    expect(await codeOf(() => client.deleteMatching({ src: '0.0.0.0/0' }))).toBe('ERR_INVALID_FILTER');
     expect(await codeOf(() => client.create([{ ...entries[0]!, status: ['ASURED'] }]))).toBe('ERR_INVALID_ENTRY');
-    expect(await codeOf(() => Conntrack.open({ netns: oracle.netns, kernelFilters: { zones: true } as never }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(() => ConntrackClient.open({ netns: oracle.netns, kernelFilters: { zones: true } as never }))).toBe('ERR_INVALID_ARGUMENT');
     // The oracle refuses the same way: a bare `conntrack -D` would empty the table.
-    expect(await codeOf(() => oracle.flush({}))).toBe('ERR_INVALID_FILTER');
-    expect(await codeOf(() => oracle.flush(bad))).toBe('ERR_UNKNOWN_FILTER_KEY');
+    expect(await codeOf(() => oracle.deleteMatching({}))).toBe('ERR_INVALID_FILTER');
+    expect(await codeOf(() => oracle.deleteMatching(bad))).toBe('ERR_UNKNOWN_FILTER_KEY');
     expectSameEntries(await oracle.list({ zone }), keys(entries), 'the table is untouched');
   });
 
@@ -77,14 +77,14 @@ describe('filters', () => {
       { protocol: 'udp', src: '10.7.2.1', dst: '10.7.2.2', sport: 4003, dport: 53, replyZone },
       { protocol: 'igmp', src: '10.7.3.1', dst: '224.0.0.22', zone },
       { protocol: 200, src: '2001:db8:7::1', dst: '2001:db8:7::2', zone },
-      { protocol: 'tcp', src: '198.51.7.1', dst: '203.0.113.1', sport: 1025, dport: 53, zone, tcpState: 'SYN_SENT' },
+      { protocol: 'tcp', src: '198.51.7.1', dst: '203.0.113.1', sport: 1025, dport: 53, zone, state: 'SYN_SENT' },
     ];
     await oracle.createMany(mixed, oracleArgsOf);
     await oracle.createMany(extra);
     const all = await oracle.list();
-    await using userSpace = await Conntrack.open({ netns: netns.name, kernelFilters: { zone: false, mark: false, status: false, tuple: false } });
+    await using userSpace = await ConntrackClient.open({ netns: netns.name, kernelFilters: { zone: false, mark: false, status: false, tuple: false } });
     // Every kernel filter asked for whatever the probe said: on this kernel it must not matter.
-    await using kernelSide = await Conntrack.open({ netns: netns.name, kernelFilters: { zone: true, mark: true, status: true, tuple: true } });
+    await using kernelSide = await ConntrackClient.open({ netns: netns.name, kernelFilters: { zone: true, mark: true, status: true, tuple: true } });
     const cases: ConntrackFilter[] = [
       { zone },
       { zone, family: 'ipv6' },
@@ -129,14 +129,14 @@ describe('filters', () => {
     }
   });
 
-  test('flush with a filter removes exactly what conntrack -L lists for it', async ({ client, oracle, zone }) => {
+  test('deleteMatching with a filter removes exactly what conntrack -L lists for it', async ({ client, oracle, zone }) => {
     await oracle.createMany(mixedSamples(zone, 3), oracleArgsOf);
     const filter: ConntrackFilter = { zone, status: ['ASSURED'], family: 'ipv6' };
     const doomed = await oracle.list(filter);
     const rest = (await oracle.list({ zone })).filter((e) => !keySet(doomed).includes(keyString(e)));
     expect(doomed.length).toBeGreaterThan(0);
-    expect(await client.flush(filter)).toBe(doomed.length);
-    expectSameEntries(await oracle.list({ zone }), rest, 'what the flush left');
+    expect(await client.deleteMatching(filter)).toBe(doomed.length);
+    expectSameEntries(await oracle.list({ zone }), rest, 'what deleteMatching left');
   });
 });
 

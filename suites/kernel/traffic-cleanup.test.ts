@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, requireKernel, test } from '../../harness/fixtures/index.ts';
-import { execute } from '../../harness/system/execute.ts';
-import { netnsList } from '../../harness/system/ip.ts';
-import { currentSession, procStat, readSession } from '../../harness/system/session.ts';
+import { execute } from '../../harness/os/execute.ts';
+import { netnsList } from '../../harness/os/ip.ts';
+import { currentSession, procStat, readSession } from '../../harness/os/session.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');

@@ -1,13 +1,13 @@
 // Entries made by real packets: every traffic recipe of the registry x family runs over a veth
 // topology whose zone is set by nft, and the client must list, delete and watch them as the kernel does.
 import { readFileSync } from 'node:fs';
-import { Conntrack } from '../../harness/conntrack/client.ts';
+import { ConntrackClient } from '../../harness/conntrack/client.ts';
 import { keyString, type ConntrackEntry, type ConntrackKey, type EntryInput } from '../../harness/conntrack/entry.ts';
 import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
 import { describe, expect, test } from '../../harness/fixtures/topology.ts';
 import { PROTOCOL_SPECS } from '../../harness/protocols/index.ts';
 import { awaitFlowEntry, entriesOf, type TrafficFlow } from '../../harness/protocols/traffic.ts';
-import { readSysctl, writeSysctl, type Topology } from '../../harness/system/topology.ts';
+import { readSysctl, writeSysctl, type Topology } from '../../harness/os/topology.ts';
 
 const TCP_LOOSE = 'net.netfilter.nf_conntrack_tcp_loose';
 
@@ -15,7 +15,7 @@ const TCP_LOOSE = 'net.netfilter.nf_conntrack_tcp_loose';
 function expectFlowEntry(entry: ConntrackEntry, flow: TrafficFlow, zone: number, what: string): void {
   expect(entry, what).toMatchObject({ ...flow.key, zone });
   expect(entry.reply, `${what}: reply tuple`).toEqual(flow.reply);
-  expect(entry.tcpState, `${what}: TCP state`).toBe(flow.tcpState);
+  expect(entry.state, `${what}: TCP state`).toBe(flow.state);
   for (const flag of flow.statusIncludes) expect(entry.status, `${what}: status has ${flag}`).toContain(flag);
   for (const flag of flow.statusExcludes) expect(entry.status, `${what}: status lacks ${flag}`).not.toContain(flag);
 }
@@ -26,7 +26,7 @@ function expectOracleAgrees(oracleEntries: ConntrackEntry[], entry: ConntrackEnt
   expect(more, 'the oracle lists the flow once').toEqual([]);
   expect(seen, 'the oracle lists the flow').toBeDefined();
   expect(seen!.reply).toEqual(entry.reply);
-  expect(seen!.tcpState).toBe(entry.tcpState);
+  expect(seen!.state).toBe(entry.state);
   expect(seen!.id).toBe(entry.id);
   expect(seen!.status?.includes('ASSURED'), 'oracle ASSURED = client ASSURED').toBe(entry.status?.includes('ASSURED'));
   expect(seen!.status?.includes('UNREPLIED'), 'oracle UNREPLIED = client lacks SEEN_REPLY').toBe(!entry.status?.includes('SEEN_REPLY'));
@@ -34,13 +34,13 @@ function expectOracleAgrees(oracleEntries: ConntrackEntry[], entry: ConntrackEnt
 
 /** The peer namespace has no ruleset that needs conntrack, so it tracks nothing at all. */
 async function expectPeerTracksNothing(topology: Topology): Promise<void> {
-  await using peer = await Conntrack.open({ netns: topology.peer.name });
+  await using peer = await ConntrackClient.open({ netns: topology.peer.name });
   expect(await peer.list(), 'peer namespace table').toEqual([]);
 }
 
 /** An oracle-made copy of the flow's key with some fields changed (TCP copies are ESTABLISHED). */
 function copyOf(key: ConntrackKey, changes: Partial<ConntrackKey>): EntryInput {
-  return { ...key, ...(key.protocol === 'tcp' ? { tcpState: 'ESTABLISHED' } : {}), ...changes };
+  return { ...key, ...(key.protocol === 'tcp' ? { state: 'ESTABLISHED' } : {}), ...changes };
 }
 
 /** The tuple next to the flow's (next source port or ICMP id): it must survive deleting the flow. */
@@ -53,43 +53,43 @@ for (const spec of PROTOCOL_SPECS) {
     for (const family of recipe.families.filter((f) => spec.families.includes(f))) {
       describe(`traffic ${spec.name} ${recipe.name} ${family}`, () => {
         test('the client lists the flow in its zone with its state, status and reply tuple',
-          async ({ topology, ct, ctOracle, zone }) => {
+          async ({ topology, client, oracle, zone }) => {
             const flow = await recipe.start(topology, family);
-            const entry = await awaitFlowEntry(ct, flow);
+            const entry = await awaitFlowEntry(client, flow);
             expectFlowEntry(entry, flow, zone, flow.description);
             // Both hooks set the zone: the reply direction found the same entry, so the whole
             // namespace table is this one entry (nothing in zone 0, no second entry for replies).
-            const all = await ct.list();
+            const all = await client.list();
             expectSameEntries(all, [flow.key], 'the inspected namespace table, all zones');
-            const filtered = await ct.list({ zone, family, protocol: spec.protocol });
+            const filtered = await client.list({ zone, family, protocol: spec.protocol });
             expectSameEntries(filtered, [flow.key], 'the zone, filtered by family and protocol');
             expect(filtered[0]?.id).toBe(entry.id);
-            expectOracleAgrees(await ctOracle.list({ zone }), entry);
+            expectOracleAgrees(await oracle.list({ zone }), entry);
             await expectPeerTracksNothing(topology);
           });
 
-        test('deleting the flow\'s entry removes exactly it', async ({ topology, ct, ctOracle, zone, neighbourZone }) => {
+        test('deleting the flow\'s entry removes exactly it', async ({ topology, client, oracle, zone, neighbourZone }) => {
           const flow = await recipe.start(topology, family);
-          const entry = await awaitFlowEntry(ct, flow);
+          const entry = await awaitFlowEntry(client, flow);
           // Identical tuple in the neighbour zone, a neighbouring tuple in the same zone: both stay.
           const neighbours = [copyOf(flow.key, nextTo(flow.key)), copyOf(flow.key, { zone: neighbourZone })];
-          await ctOracle.createMany(neighbours, spec.oracleArgs);
-          const before = await ct.list();
+          await oracle.createMany(neighbours, spec.oracleArgs);
+          const before = await client.list();
           expect(entriesOf(before, flow.key)).toEqual([expect.objectContaining({ id: entry.id })]);
 
-          const result = await ct.delete([flow.key]);
+          const result = await client.delete([flow.key]);
           expectSameEntries(result.deleted, [flow.key], 'reported deleted');
           expect(result.notFound).toEqual([]);
           expect(result.failed).toEqual([]);
 
-          const after = await ct.list();
+          const after = await client.list();
           const flowKey = keyString(flow.key);
           expectSameEntries(after, before.filter((e) => keyString(e) !== flowKey), 'the namespace table after the delete');
           expect(after.map((e) => e.id)).not.toContain(entry.id);
-          expectSameEntries(await ctOracle.list(), after, 'the namespace table, as the oracle lists it');
+          expectSameEntries(await oracle.list(), after, 'the namespace table, as the oracle lists it');
           expect(after).toHaveLength(2);
           // Gone means gone: a second delete finds nothing.
-          const again = await ct.delete([flow.key]);
+          const again = await client.delete([flow.key]);
           expectSameEntries(again.notFound, [flow.key], 'a second delete reports it not found');
           expect(again.deleted).toEqual([]);
           await expectPeerTracksNothing(topology);
@@ -98,13 +98,13 @@ for (const spec of PROTOCOL_SPECS) {
         if (spec.protocol === 'tcp' && recipe.live) {
           for (const loose of [1, 0] as const) {
             test(`a live flow whose entry was deleted is ${loose ? '' : 'not '}re-created by its next packet (${TCP_LOOSE}=${loose} in the namespace)`,
-              async ({ topology, ct, ctOracle, zone }) => {
+              async ({ topology, client, oracle, zone }) => {
                 const hostBefore = readFileSync(`/proc/sys/${TCP_LOOSE.replaceAll('.', '/')}`, 'utf8').trim();
                 await writeSysctl(topology.inspected, TCP_LOOSE, loose);
                 const flow = await recipe.start(topology, family);
-                expectFlowEntry(await awaitFlowEntry(ct, flow), flow, zone, flow.description);
-                expect((await ct.delete([flow.key])).deleted).toHaveLength(1);
-                expect(entriesOf(await ct.list({ zone }), flow.key), 'entry right after the delete').toEqual([]);
+                expectFlowEntry(await awaitFlowEntry(client, flow), flow, zone, flow.description);
+                expect((await client.delete([flow.key])).deleted).toHaveLength(1);
+                expect(entriesOf(await client.list({ zone }), flow.key), 'entry right after the delete').toEqual([]);
 
                 // One more request and its echo: both directions crossed the inspected namespace's hooks.
                 await flow.exchange!();
@@ -116,21 +116,21 @@ for (const spec of PROTOCOL_SPECS) {
                   // ACK of the answer, maybe delayed), so it is not asserted yet.
                   // (Its kernel id may equal the deleted one's: ids hash the object's address and
                   // tuple, and the freed object is often reused. Absent above, present now is the proof.)
-                  const picked = await awaitFlowEntry(ct, flow);
+                  const picked = await awaitFlowEntry(client, flow);
                   expectFlowEntry(picked, { ...flow, statusIncludes: ['CONFIRMED', 'SEEN_REPLY'] }, zone,
                     'the entry re-created by the next packet');
                   // The next exchange's first segment comes after SEEN_REPLY: now it is ASSURED.
                   await flow.exchange!();
-                  const assured = await awaitFlowEntry(ct, flow);
+                  const assured = await awaitFlowEntry(client, flow);
                   expect(assured.id).toBe(picked.id);
                   expectFlowEntry(assured, flow, zone, 'the re-created entry after one more exchange');
-                  expectSameEntries(await ct.list(), [flow.key], 'the namespace table after the pick-up');
-                  expectOracleAgrees(await ctOracle.list({ zone }), assured);
+                  expectSameEntries(await client.list(), [flow.key], 'the namespace table after the pick-up');
+                  expectOracleAgrees(await oracle.list({ zone }), assured);
                 } else {
                   // Without loose pick-up a segment that is not a SYN makes no entry, in either
                   // direction; the packets still pass (nothing drops INVALID here).
-                  expect(await ct.list(), 'the namespace table after the next packets').toEqual([]);
-                  expect(await ctOracle.list(), 'the namespace table, as the oracle lists it').toEqual([]);
+                  expect(await client.list(), 'the namespace table after the next packets').toEqual([]);
+                  expect(await oracle.list(), 'the namespace table, as the oracle lists it').toEqual([]);
                 }
                 // The setting was the namespace's own: the host's value did not move.
                 expect(readFileSync(`/proc/sys/${TCP_LOOSE.replaceAll('.', '/')}`, 'utf8').trim()).toBe(hostBefore);

@@ -4,7 +4,7 @@
 import { execa } from 'execa';
 import { writeFileSync } from 'node:fs';
 import { test } from '../../harness/fixtures/index.ts';
-import { ipIn } from '../../harness/system/ip.ts';
+import { ipIn } from '../../harness/os/ip.ts';
 
 test('hangs holding namespaces, a veth pair and a process', async ({ netns, neighbourNetns }) => {
   await ipIn(netns.name, ['link', 'add', 'cthk0', 'type', 'veth', 'peer', 'name', 'cthk1', 'netns', neighbourNetns.name]);

@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { decodeEntry, encodeCreate, encodeDelete, encodeDump } from '../../harness/conntrack/codec.ts';
 import { keyOf, normalizeKey, type EntryInput } from '../../harness/conntrack/entry.ts';
 import { NLA_F_NESTED } from '../../harness/netlink/constants.ts';
-import { NetlinkDecodeError } from '../../harness/netlink/errors.ts';
+import { NetlinkDecodeError } from '../../harness/errors.ts';
 import { NetlinkMessage, parseMessages } from '../../harness/netlink/message.ts';
 
 const capture = JSON.parse(readFileSync(new URL('./fixtures/ctnetlink-dump-linux-6.18.json', import.meta.url), 'utf8')) as { messages: string[] };
@@ -33,12 +33,12 @@ describe('decoding a real dump captured from the kernel', () => {
   });
 
   test('TCP state, IPv6 UDP with a mark, ICMPv6 in zone 0, SCTP state, GRE keys', () => {
-    expect(entries.find((e) => e?.protocol === 'tcp')).toMatchObject({ sport: 1, dport: 2, tcpState: 'ESTABLISHED', zone: 5 });
+    expect(entries.find((e) => e?.protocol === 'tcp')).toMatchObject({ sport: 1, dport: 2, state: 'ESTABLISHED', zone: 5 });
     expect(entries.find((e) => e?.protocol === 'udp')).toMatchObject({
       family: 'ipv6', src: '2001:db8::1', dst: '2001:db8::2', sport: 4, dport: 5, mark: 42,
     });
     expect(entries.find((e) => e?.protocol === 'icmpv6')).toMatchObject({ icmpType: 128, icmpId: 7, zone: 0, reply: { icmpType: 129 } });
-    expect(entries.find((e) => e?.protocol === 'sctp')).toMatchObject({ tcpState: 'ESTABLISHED', sport: 7, dport: 8 });
+    expect(entries.find((e) => e?.protocol === 'sctp')).toMatchObject({ state: 'ESTABLISHED', sport: 7, dport: 8 });
     expect(entries.find((e) => e?.protocol === 'gre')).toMatchObject({ sport: 9, dport: 10 });
     for (const e of entries) expect(typeof e?.id).toBe('number');
   });
@@ -74,7 +74,7 @@ describe('property: encode then decode', () => {
         expect(decoded?.reply?.src).toBe(key.dst);
         expect(decoded?.timeout).toBe(input.timeout ?? 120);
         if (input.mark !== undefined) expect(decoded?.mark).toBe(input.mark);
-        if (['tcp', 'sctp', 'dccp'].includes(String(key.protocol))) expect(decoded?.tcpState).toBeDefined();
+        if (['tcp', 'sctp', 'dccp'].includes(String(key.protocol))) expect(decoded?.state).toBeDefined();
       }),
       { numRuns: 2000 },
     );

@@ -6,10 +6,10 @@ import { describe, expect, test } from 'vitest';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, formatEntry, runCli, type CliIO } from '../../harness/cli.ts';
 import {
   formatReport, loadFileCheck, parseToolVersion, requiredNodeVersion, zoneFilterCheck, type DoctorReport,
-} from '../../harness/system/doctor.ts';
-import { execute, isRoot } from '../../harness/system/execute.ts';
-import { readiness, type Check } from '../../harness/system/prerequisites.ts';
-import { compareVersions, versionParts } from '../../harness/system/versions.ts';
+} from '../../harness/os/doctor.ts';
+import { execute, isRoot } from '../../harness/os/execute.ts';
+import { readiness, type Check } from '../../harness/os/prerequisites.ts';
+import { compareVersions, versionParts } from '../../harness/os/versions.ts';
 
 const BIN = join(fileURLToPath(new URL('../..', import.meta.url)), 'bin/conntrack-harness.js');
 
@@ -151,7 +151,7 @@ describe('conntrack-harness arguments', () => {
   test('list prints entries like conntrack -o extended,id', () => {
     expect(formatEntry({
       family: 'ipv6', protocol: 'tcp', src: '2001:db8::1', dst: '2001:db8::2', sport: 1, dport: 2, zone: 0,
-      tcpState: 'ESTABLISHED', status: ['SEEN_REPLY', 'ASSURED', 'CONFIRMED'],
+      state: 'ESTABLISHED', status: ['SEEN_REPLY', 'ASSURED', 'CONFIRMED'],
     })).toBe('ipv6 tcp     ESTABLISHED src=2001:db8::1 dst=2001:db8::2 sport=1 dport=2 [ASSURED] zone=0');
     expect(formatEntry({
       family: 'ipv4', protocol: 'udp', src: '1.1.1.1', dst: '2.2.2.2', sport: 4, dport: 5, zone: 7, timeout: 119,

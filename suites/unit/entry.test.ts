@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { addressToBytes, bytesToAddress, canonicalAddress } from '../../harness/conntrack/address.ts';
 import { normalizeKey, type EntryInput } from '../../harness/conntrack/entry.ts';
-import { assertNetnsName } from '../../harness/system/names.ts';
+import { assertNetnsName } from '../../harness/os/names.ts';
 import { codeOf } from '../support/codes.ts';
 
 const udp = { protocol: 'udp', src: '1.1.1.1', dst: '2.2.2.2', sport: 4, dport: 5 } as const;

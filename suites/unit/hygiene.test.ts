@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { withPrivateFile } from '../../harness/conntrack/oracle.ts';
+import { ERROR_CODES } from '../../harness/errors.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -30,7 +31,7 @@ describe('no shell strings', () => {
 
   test('the scan sees the code', () => {
     expect(files.length).toBeGreaterThan(20);
-    expect(files.some((f) => f.endsWith('harness/system/execute.ts'))).toBe(true);
+    expect(files.some((f) => f.endsWith('harness/os/execute.ts'))).toBe(true);
   });
 
   for (const [pattern, what] of FORBIDDEN) {
@@ -63,6 +64,34 @@ describe('the oracle stays independent of the system under test', () => {
     const source = readFileSync(join(root, 'harness/conntrack/oracle.ts'), 'utf8');
     // Every runtime import and re-export, relative or bare.
     const runtime = [...source.matchAll(/^(?:import|export)\s+(?!type\s)[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]);
-    expect(runtime.sort()).toEqual(['../errors.ts', '../system/execute.ts', '../system/names.ts', '../system/prerequisites.ts', '../system/versions.ts', './address.ts', './entry.ts', 'node:fs/promises', 'tmp']);
+    expect(runtime.sort()).toEqual(['../errors.ts', '../os/execute.ts', '../os/names.ts', '../os/prerequisites.ts', '../os/versions.ts', './address.ts', './entry.ts', 'node:fs/promises', 'tmp']);
+  });
+});
+
+describe('errors: one module, each class bound to its codes', () => {
+  const harness = sources(join(root, 'harness'));
+  const codes = ERROR_CODES as Record<string, readonly string[]>;
+
+  test('no code belongs to two classes', () => {
+    const all = Object.values(codes).flat();
+    expect(all.length).toBe(new Set(all).size);
+  });
+
+  test('every thrown code is one its class owns, and every class is defined in harness/errors.ts', () => {
+    const wrong: string[] = [];
+    for (const file of harness) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/new (\w+Error)\(\s*'(ERR_\w+)'/g)) {
+        if (!codes[m[1]!]?.includes(m[2]!)) wrong.push(`${relative(root, file)}: new ${m[1]}('${m[2]}')`);
+      }
+      if (!file.endsWith('harness/errors.ts') && /class \w+ extends (HarnessError|Base)\b/.test(text)) wrong.push(`${relative(root, file)} defines an error class`);
+      if (/throw new Error\(/.test(text)) wrong.push(`${relative(root, file)} throws a plain Error`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  test('every class of the table is exported with that name', async () => {
+    const errors = await import('../../harness/errors.ts') as Record<string, unknown>;
+    for (const name of Object.keys(codes)) expect(typeof errors[name], name).toBe('function');
   });
 });

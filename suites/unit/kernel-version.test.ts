@@ -3,7 +3,7 @@
 // would still pass on the 6.18 machine it was written on.
 import { describe, expect, test } from 'vitest';
 import { kernelFiltersByVersion } from '../../harness/conntrack/features.ts';
-import { atLeast, kernelFiltersZones } from '../../harness/system/kernel.ts';
+import { atLeast, kernelFiltersZones } from '../../harness/os/kernel.ts';
 
 describe('atLeast', () => {
   test.each<[string, string, boolean]>([

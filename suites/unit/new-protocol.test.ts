@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { execute } from '../../harness/system/execute.ts';
+import { execute } from '../../harness/os/execute.ts';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -16,7 +16,7 @@ describe('parseExtendedLine', () => {
   });
   test('TCP state and IPv6', () => {
     const e = parseExtendedLine('ipv6     10 tcp      6 99 ESTABLISHED src=2001:db8::1 dst=2001:db8::2 sport=1 dport=2 [UNREPLIED] src=2001:db8::2 dst=2001:db8::1 sport=2 dport=1 mark=0 zone=3 use=1 id=2866320599');
-    expect(e).toMatchObject({ family: 'ipv6', protocol: 'tcp', tcpState: 'ESTABLISHED', sport: 1, dport: 2, zone: 3, id: 2866320599 });
+    expect(e).toMatchObject({ family: 'ipv6', protocol: 'tcp', state: 'ESTABLISHED', sport: 1, dport: 2, zone: 3, id: 2866320599 });
     expect(e.reply).toEqual({ src: '2001:db8::2', dst: '2001:db8::1', sport: 2, dport: 1 });
   });
   test('GRE keys are hex', () => {
@@ -74,7 +74,7 @@ describe('parseExtendedLine: generic protocols, directional zones, counters, tim
   });
   test('a real flow: non-zero counters per direction, helper=, [start=...] before use=', () => {
     expect(parseExtendedLine(LINE_HELPER)).toMatchObject({
-      protocol: 'tcp', tcpState: 'ESTABLISHED', sport: 40556, dport: 2121, helper: 'ftp', use: 1, id: 2252108010, deltaTime: 1,
+      protocol: 'tcp', state: 'ESTABLISHED', sport: 40556, dport: 2121, helper: 'ftp', use: 1, id: 2252108010, deltaTime: 1,
       counters: { orig: { packets: 2, bytes: 112 }, reply: { packets: 1, bytes: 60 } }, status: ['ASSURED'],
       timestamp: { start: local(2026, 10, 26, 20, 8, 39) },
     });
@@ -112,7 +112,7 @@ describe('parseXml: directional zones, counters, exact timestamps, GRE keys, hel
   });
   test('the helper follows the metas; counters are per direction', () => {
     expect(parseXml(XML_HELPER)[0]).toMatchObject({
-      helper: 'ftp', tcpState: 'ESTABLISHED', use: 1, deltaTime: 1, counters: { orig: { packets: 2, bytes: 112 }, reply: { packets: 1, bytes: 60 } },
+      helper: 'ftp', state: 'ESTABLISHED', use: 1, deltaTime: 1, counters: { orig: { packets: 2, bytes: 112 }, reply: { packets: 1, bytes: 60 } },
     });
   });
   test('GRE keys are in the XML, in hex; a generic protocol is protoname="unknown" with its number', () => {
@@ -128,7 +128,7 @@ describe('parseSaveLine (-o save)', () => {
   test('-n and -g stand for -q and -r when the CLI sees NAT; -u lists the flags it knows', () => {
     expect(parseSaveLine(SAVE_DOUBLE_NAT)).toEqual({
       family: 'ipv4', protocol: 'tcp', src: '10.7.0.1', dst: '10.7.0.2', sport: 4005, dport: 80, zone: 77, timeout: 119,
-      reply: { src: '10.7.8.8', dst: '10.7.9.9', sport: 8080, dport: 7000 }, tcpState: 'ESTABLISHED', status: [], snat: true, dnat: true,
+      reply: { src: '10.7.8.8', dst: '10.7.9.9', sport: 8080, dport: 7000 }, state: 'ESTABLISHED', status: [], snat: true, dnat: true,
     });
     expect(parseSaveLine(SAVE_FIXED)).toMatchObject({ zone: 0, status: ['SEEN_REPLY', 'ASSURED', 'FIXED_TIMEOUT'], snat: false, dnat: false });
   });
@@ -146,7 +146,7 @@ describe('parseSaveLine (-o save)', () => {
     const icmp = parseSaveLine(SAVE_ICMPV6);
     expect(icmp).toMatchObject({ protocol: 'icmpv6', icmpType: 128, icmpCode: 0, icmpId: 1 });
     expect(icmp.reply).toEqual({ src: '2001:db8:ffff::1', dst: '2001:db8::1' });
-    expect(parseSaveLine(SAVE_SCTP)).toMatchObject({ protocol: 'sctp', tcpState: 'ESTABLISHED' });
+    expect(parseSaveLine(SAVE_SCTP)).toMatchObject({ protocol: 'sctp', state: 'ESTABLISHED' });
   });
   test('anything else is a typed error', () => {
     for (const bad of [

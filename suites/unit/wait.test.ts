@@ -1,7 +1,8 @@
 // waitFor's timing: a wakeup cuts the pause between looks short, the poll stays as the fallback,
 // the deadline holds whatever the wakeup does; wakeupOn keeps one pending next() so no change is lost.
+import { WaitTimeoutError } from '../../harness/errors.ts';
 import { describe, expect, test } from 'vitest';
-import { notYet, ready, waitFor, wakeupOn, WaitTimeoutError } from '../../harness/system/wait.ts';
+import { notYet, ready, waitFor, wakeupOn } from '../../harness/os/wait.ts';
 
 /** An async iterator whose items are pushed by the test. */
 function changes() {

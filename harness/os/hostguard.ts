@@ -1,7 +1,7 @@
 // The guard behind "never the host table": a namespace name that resolves to the namespace this
 // process (or pid 1) runs in, e.g. a bind mount made by `ip netns attach`, is refused everywhere.
 import { fstatSync, statSync, type Stats } from 'node:fs';
-import { HarnessError } from '../errors.ts';
+import { HarnessError, HostNetnsError } from '../errors.ts';
 import { assertNetnsName } from './names.ts';
 
 const HOST_NAMESPACES = ['/proc/1/ns/net', '/proc/self/ns/net', '/proc/thread-self/ns/net'];
@@ -25,16 +25,6 @@ export function isHostNetns(target: string | number): boolean {
       return false;
     }
   });
-}
-
-export class HostNetnsError extends HarnessError {
-  override name = 'HostNetnsError';
-  readonly netns: string;
-
-  constructor(netns: string) {
-    super('ERR_NETNS_IS_HOST', `namespace ${netns} is the host's own network namespace; the harness never works on the host table`);
-    this.netns = netns;
-  }
 }
 
 /** Throws HostNetnsError when /run/netns/<name> (or the open fd) is the host namespace. */

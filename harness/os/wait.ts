@@ -4,7 +4,7 @@
 // comes as soon as something changed, so a wait lasts as long as the kernel takes; the growing poll
 // interval stays as the fallback for changes that announce nothing.
 import pRetry from 'p-retry';
-import { HarnessError } from '../errors.ts';
+import { HarnessError, ValidationError, WaitTimeoutError } from '../errors.ts';
 
 /** What one look found: done with a value, or not yet with a description of what was seen. */
 export type ProbeResult<T> = { done: true; value: T } | { done: false; seen: string };
@@ -68,7 +68,7 @@ export class Changes {
 }
 
 /**
- * A wakeup from an async iterator of changes (e.g. `ct.events()`): each item is a change. The
+ * A wakeup from an async iterator of changes (e.g. `client.events()`): each item is a change. The
  * iterator is read from now on (its items serve nothing else); when it ends or fails, nothing more
  * wakes a wait and the poll goes on alone.
  */
@@ -86,24 +86,6 @@ export function wakeupOn(changes: AsyncIterator<unknown>): Wakeup {
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
 
-/** A wait that ran out of time: says what was expected and what was last seen. */
-export class WaitTimeoutError extends HarnessError {
-  override name = 'WaitTimeoutError';
-  readonly what: string;
-  readonly lastSeen: string;
-  readonly attempts: number;
-  readonly elapsedMs: number;
-
-  constructor(what: string, lastSeen: string, attempts: number, elapsedMs: number) {
-    super('ERR_WAIT_TIMEOUT',
-      `timed out after ${Math.round(elapsedMs)} ms (${attempts} looks) waiting for ${what}; last seen: ${lastSeen}`);
-    this.what = what;
-    this.lastSeen = lastSeen;
-    this.attempts = attempts;
-    this.elapsedMs = elapsedMs;
-  }
-}
-
 class NotYet extends Error {}
 const DEADLINE = Symbol('deadline');
 
@@ -115,7 +97,7 @@ const DEADLINE = Symbol('deadline');
 export async function waitFor<T>(probe: Probe<T>, options: WaitOptions): Promise<T> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
   if (typeof options.what !== 'string' || options.what.length === 0 || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
-    throw new HarnessError('ERR_INVALID_ARGUMENT', 'waitFor needs { what } and a finite timeoutMs > 0');
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'options', options, 'waitFor needs { what } and a finite timeoutMs > 0');
   }
   const start = performance.now();
   const controller = new AbortController();

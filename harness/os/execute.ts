@@ -1,7 +1,7 @@
 // The one way the harness runs a command: argv arrays through execa, a timeout on every call, and
 // typed errors. Options mirror Neutron's `execute(run_as_root, check_exit_code, extra_ok_codes)`.
 import { execa, ExecaError } from 'execa';
-import { HarnessError } from '../errors.ts';
+import { HarnessError, ValidationError, CommandError } from '../errors.ts';
 import { assertNotHostNetns } from './hostguard.ts';
 import { assertNetnsName } from './names.ts';
 
@@ -29,28 +29,6 @@ export interface ExecuteResult {
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** A command that failed, timed out or could not be started; `cause` keeps the ExecaError. */
-export class CommandError extends HarnessError {
-  override name = 'CommandError';
-  readonly argv: readonly string[];
-  readonly exitCode: number | undefined;
-  readonly stderr: string;
-  readonly stdout: string;
-
-  constructor(
-    code: 'ERR_COMMAND_FAILED' | 'ERR_COMMAND_TIMEOUT' | 'ERR_COMMAND_NOT_FOUND',
-    argv: readonly string[],
-    detail: { exitCode?: number; stdout?: string; stderr?: string; cause?: unknown; reason: string },
-  ) {
-    const stderr = detail.stderr?.trim() ?? '';
-    super(code, `${argv.join(' ')}: ${detail.reason}${stderr ? `: ${stderr}` : ''}`, { cause: detail.cause });
-    this.argv = argv;
-    this.exitCode = detail.exitCode;
-    this.stderr = stderr;
-    this.stdout = detail.stdout ?? '';
-  }
-}
-
 export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
@@ -58,7 +36,7 @@ export function isRoot(): boolean {
 /** The argv that really runs, with the `sudo -n` and `ip netns exec` prefixes applied. */
 export function effectiveArgv(argv: readonly string[], options: ExecuteOptions = {}): string[] {
   if (argv.length === 0 || argv.some((a) => typeof a !== 'string')) {
-    throw new HarnessError('ERR_INVALID_ARGUMENT', 'execute() needs a non-empty argv array of strings');
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'argv', argv, 'execute() needs a non-empty argv array of strings');
   }
   let full = [...argv];
   if (options.netns !== undefined) {
@@ -88,13 +66,13 @@ export async function execute(argv: readonly string[], options: ExecuteOptions =
     });
     if (result.timedOut) {
       throw new CommandError('ERR_COMMAND_TIMEOUT', full, {
-        reason: `timed out after ${timeout} ms`, stdout: result.stdout, stderr: result.stderr, cause: result,
+        reason: `timed out after ${timeout} ms`, stdout: result.stdout, stderr: result.stderr
       });
     }
     if (result.failed && result.exitCode === undefined) {
       const notFound = (result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
       throw new CommandError(notFound ? 'ERR_COMMAND_NOT_FOUND' : 'ERR_COMMAND_FAILED', full, {
-        reason: notFound ? 'command not found' : (result.shortMessage ?? 'failed to start'), cause: result,
+        reason: notFound ? 'command not found' : (result.shortMessage ?? 'failed to start')
       });
     }
     exitCode = result.exitCode ?? -1;
@@ -102,13 +80,13 @@ export async function execute(argv: readonly string[], options: ExecuteOptions =
     stderr = String(result.stderr ?? "");
     if ((options.checkExitCode ?? true) && exitCode !== 0 && !(options.extraOkCodes ?? []).includes(exitCode)) {
       throw new CommandError('ERR_COMMAND_FAILED', full, {
-        reason: `exit code ${exitCode}`, exitCode, stdout, stderr, cause: result,
+        reason: `exit code ${exitCode}`, exitCode, stdout, stderr
       });
     }
   } catch (error) {
     if (error instanceof HarnessError) throw error;
     throw new CommandError('ERR_COMMAND_FAILED', full, {
-      reason: error instanceof ExecaError ? error.shortMessage : String(error), cause: error,
+      reason: error instanceof ExecaError ? error.shortMessage : String(error)
     });
   }
   return { argv: full, exitCode, stdout, stderr };

@@ -1,5 +1,6 @@
 // A session owns every namespace a run creates. Its id is in each namespace name and its owner
 // (pid + process start time) is recorded under /run, so a sweeper can tell dead runs from live ones.
+import { HarnessError } from '../errors.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,7 +64,7 @@ export function listSessions(): SessionRecord[] {
 /** Registers a new session owned by `pid` (the process whose death makes its namespaces garbage). */
 export function createSession(pid = process.pid): SessionRecord {
   const startTime = processStartTime(pid);
-  if (startTime === undefined) throw new Error(`cannot read start time of pid ${pid}`);
+  if (startTime === undefined) throw new HarnessError('ERR_SESSION', `cannot read start time of pid ${pid}`);
   mkdirSync(SESSION_DIR, { recursive: true, mode: 0o700 });
   const record: SessionRecord = {
     id: randomBytes(4).toString('hex').slice(0, 6),

@@ -236,7 +236,7 @@ export async function writeSysctl(ns: Netns, key: string, value: string | number
   if (!/^[0-9a-z_ -]+$/i.test(text)) throw new ValidationError('ERR_INVALID_ARGUMENT', 'value', value, `invalid sysctl value ${JSON.stringify(text)}`);
   await ns.exec(['tee', sysctlPath(key)], { input: `${text}\n`, timeout: SYSCTL_TIMEOUT_MS });
   const now = await readSysctl(ns, key);
-  if (now !== text) throw new HarnessError('ERR_COMMAND_FAILED', `${key} in ${ns.name} reads ${now} after writing ${text}`);
+  if (now !== text) throw new HarnessError('ERR_SYSCTL_NOT_SET', `${key} in ${ns.name} reads ${now} after writing ${text}`);
 }
 
 async function operState(ns: Netns, dev: string): Promise<string> {
@@ -315,7 +315,7 @@ export class Topology implements AsyncDisposable {
 
   /** Starts a background process inside `side`'s namespace, owned (and killed) by the topology. */
   spawn(side: Side, argv: readonly string[], options: Omit<SpawnOptions, 'netns'> = {}): OwnedProcess {
-    if (this.#destroyed) throw new HarnessError('ERR_NETNS_NOT_FOUND', 'the topology was destroyed');
+    if (this.#destroyed) throw new HarnessError('ERR_NETNS_DESTROYED', 'the topology was destroyed');
     return this.processes.spawn(argv, { ...options, netns: this[side].name });
   }
 
@@ -332,7 +332,7 @@ export class Topology implements AsyncDisposable {
    */
   async nat(rules: readonly NatRule[]): Promise<void> {
     const checked = checkNatRules(rules);
-    if (this.#destroyed) throw new HarnessError('ERR_NETNS_NOT_FOUND', 'the topology was destroyed');
+    if (this.#destroyed) throw new HarnessError('ERR_NETNS_DESTROYED', 'the topology was destroyed');
     if (checked.length === 0) return;
     const dev = TOPOLOGY_LINKS.inspected;
     for (const family of ['ipv4', 'ipv6'] as const) {

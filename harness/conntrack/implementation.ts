@@ -4,7 +4,7 @@ import type { HarnessError } from '../errors.ts';
 import type { ConntrackEntry, ConntrackKey, EntryChanges, EntryInput } from './entry.ts';
 import { normalizeKey } from './entry.ts';
 import type { ConntrackFilter } from './filter.ts';
-import type { ConntrackCli } from './oracle.ts';
+import type { ConntrackOracle } from './oracle.ts';
 
 export interface DeleteResult {
   /** Entries the kernel deleted. */
@@ -22,25 +22,25 @@ export interface UpdateResult {
   failed: Array<{ entry: ConntrackKey; error: HarnessError }>;
 }
 
-export interface ConntrackSystem {
+export interface ConntrackImplementation {
   readonly netns: string;
   list(filter?: ConntrackFilter): Promise<ConntrackEntry[]>;
   get(key: EntryInput): Promise<ConntrackEntry | undefined>;
   create(entries: readonly EntryInput[]): Promise<void>;
   update(entries: readonly EntryInput[], changes: EntryChanges): Promise<UpdateResult>;
   delete(entries: readonly EntryInput[]): Promise<DeleteResult>;
-  flush(filter: ConntrackFilter): Promise<number>;
+  deleteMatching(filter: ConntrackFilter): Promise<number>;
   count(filter?: ConntrackFilter): Promise<number>;
 }
 
-/** The conntrack CLI as a ConntrackSystem: one `conntrack -D` per entry, `-R` for creates. */
-export function cliSystem(cli: ConntrackCli): ConntrackSystem {
+/** The conntrack CLI as a ConntrackImplementation: one `conntrack -D` per entry, `-R` for creates. */
+export function oracleImplementation(cli: ConntrackOracle): ConntrackImplementation {
   return {
     netns: cli.netns,
     list: (filter) => cli.list(filter),
     count: (filter) => cli.count(filter),
     create: (entries) => cli.createMany(entries),
-    flush: (filter) => cli.flush(filter),
+    deleteMatching: (filter) => cli.deleteMatching(filter),
     get: (key) => cli.get(key),
     async update(entries, changes) {
       const keys = entries.map((e) => normalizeKey(e));

@@ -3,8 +3,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { execa } from 'execa';
-import { HarnessError } from '../errors.ts';
-import { CommandError, effectiveArgv } from './execute.ts';
+import { HarnessError, CommandError } from '../errors.ts';
+import { effectiveArgv } from './execute.ts';
 import { assertNetnsName } from './names.ts';
 import { procStat } from './session.ts';
 import { Changes, notYet, ready, waitFor } from './wait.ts';
@@ -153,10 +153,10 @@ export class OwnedProcess {
   async write(text: string): Promise<void> {
     const stdin = this.#child.stdin;
     if (!stdin || !this.running || stdin.writableEnded) {
-      throw new HarnessError('ERR_COMMAND_FAILED', `cannot write to ${this.describe()}: stdin is not open`);
+      throw new HarnessError('ERR_PROCESS_STDIN_CLOSED', `cannot write to ${this.describe()}: stdin is not open`);
     }
     await new Promise<void>((resolve, reject) => {
-      stdin.write(text, (error) => (error ? reject(new HarnessError('ERR_COMMAND_FAILED',
+      stdin.write(text, (error) => (error ? reject(new HarnessError('ERR_PROCESS_STDIN_CLOSED',
         `writing to ${this.describe()} failed: ${error.message}`, { cause: error })) : resolve()));
     });
   }
@@ -171,7 +171,7 @@ export class OwnedProcess {
     await waitFor(() => {
       if (this.#stdout.includes(text)) return ready(undefined);
       if (!this.running) {
-        throw new HarnessError('ERR_COMMAND_FAILED', `${this.describe()} exited before printing ${JSON.stringify(text)}`);
+        throw new HarnessError('ERR_PROCESS_EXITED', `${this.describe()} exited before printing ${JSON.stringify(text)}`);
       }
       return notYet(`stdout ${JSON.stringify(this.#stdout.slice(-200))} from ${this.describe()}`);
     }, { what: `${JSON.stringify(text)} on the stdout of ${this.argv.join(' ')}`, timeoutMs, wakeup: this.#changes.next });
@@ -210,7 +210,7 @@ export class OwnedProcess {
     if (groupMembers(this.pid).length > 0) killGroup(this.pid);
     liveGroups.delete(this.pid);
     if (!exited) {
-      throw new HarnessError('ERR_COMMAND_TIMEOUT', `${this.describe()} did not exit within ${EXIT_WAIT_MS} ms of SIGKILL`);
+      throw new HarnessError('ERR_PROCESS_STUCK', `${this.describe()} did not exit within ${EXIT_WAIT_MS} ms of SIGKILL`);
     }
     // Let execa close its streams before the object is dropped.
     await within(this.#settled, 1000, undefined);

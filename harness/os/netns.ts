@@ -3,8 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import pRetry from 'p-retry';
 import { existsSync } from 'node:fs';
-import { HarnessError } from '../errors.ts';
-import { CommandError, execute, type ExecuteOptions, type ExecuteResult } from './execute.ts';
+import { HarnessError, CommandError } from '../errors.ts';
+import { execute, type ExecuteOptions, type ExecuteResult } from './execute.ts';
 import { linkUp, netnsAdd, netnsDelete, netnsPids } from './ip.ts';
 import { isHostNetns } from './hostguard.ts';
 import { assertNetnsName } from './names.ts';
@@ -82,7 +82,7 @@ export class Netns implements AsyncDisposable {
 
   /** Runs argv inside this namespace. */
   exec(argv: readonly string[], options: Omit<ExecuteOptions, 'netns'> = {}): Promise<ExecuteResult> {
-    if (this.#destroyed) throw new HarnessError('ERR_NETNS_NOT_FOUND', `namespace ${this.name} was destroyed`);
+    if (this.#destroyed) throw new HarnessError('ERR_NETNS_DESTROYED', `namespace ${this.name} was destroyed`);
     return execute(argv, { runAsRoot: true, ...options, netns: this.name });
   }
 
