@@ -7,7 +7,7 @@ import { HarnessError, ValidationError } from './errors.ts';
 import { kernelFilterSupport } from './conntrack/features.ts';
 import { formatReport, runDoctor } from './os/doctor.ts';
 import { assertNetnsName } from './os/names.ts';
-import { sweep } from './os/sweeper.ts';
+import { sweep } from './os/session.ts';
 
 export interface CliIO {
   stdout(text: string): void;

@@ -16,7 +16,7 @@ export { ConntrackOracle, createArgs, parseExtendedLine, parseXml } from './conn
 export { oracleImplementation, type ConntrackImplementation, type DeleteResult, type UpdateResult } from './conntrack/implementation.ts';
 export { execute, type ExecuteOptions, type ExecuteResult } from './os/execute.ts';
 export { Netns, destroyNetns } from './os/netns.ts';
-export { sweep, type SweepReport } from './os/sweeper.ts';
+export { sweep, type SweepReport } from './os/session.ts';
 export { readiness, basicChecks, type Check, type Readiness } from './os/prerequisites.ts';
 export { assertNetnsName } from './os/names.ts';
 export { PROTOCOL_SPECS, type ProtocolSpec, type GenericCase } from './protocols/index.ts';

@@ -1,6 +1,6 @@
 // `npm run sweep`: removes `cth-` namespaces (and their processes) left by runs that are dead.
 // A live run's namespaces are kept: ownership is by session, never by age.
-import { sweep } from '../harness/os/sweeper.ts';
+import { sweep } from '../harness/os/session.ts';
 
 const report = await sweep();
 for (const name of report.removed) console.log(`removed ${name}`);

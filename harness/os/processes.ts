@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { HarnessError, CommandError } from '../errors.ts';
 import { effectiveArgv } from './execute.ts';
 import { assertNetnsName } from './names.ts';
-import { procStat } from './session.ts';
+import { procStat } from './proc.ts';
 import { Changes, notYet, ready, waitFor } from './wait.ts';
 
 export interface SpawnOptions {

@@ -1,9 +1,16 @@
-// A session owns every namespace a run creates. Its id is in each namespace name and its owner
-// (pid + process start time) is recorded under /run, so a sweeper can tell dead runs from live ones.
-import { HarnessError } from '../errors.ts';
+// A run's session, its whole life in one place: register (startSession), share with vitest's
+// workers (joinSession), sweep what dead runs left (sweep), remove (endSession). A session owns
+// every namespace the run creates: its id is in each name, and its owner (pid + process start
+// time) is recorded under /run, so a sweeper tells dead runs from live ones by ownership, never
+// by age.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { onExit } from 'signal-exit';
+import { HarnessError } from '../errors.ts';
+import { netnsList } from './ip.ts';
+import { destroyNetns } from './netns.ts';
+import { processStartTime } from './proc.ts';
 
 export const SESSION_DIR = process.env.CTH_SESSION_DIR ?? '/run/conntrack-harness/sessions';
 export const NETNS_PREFIX = 'cth-';
@@ -18,29 +25,12 @@ export interface SessionRecord {
   createdAt: string;
 }
 
-/**
- * The fields of /proc/<pid>/stat after the command name, so index 0 is the state (field 3),
- * 2 the process group (field 5), 19 the start time (field 22); undefined when the pid is gone.
- */
-export function procStat(pid: number | string): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // comm (field 2) may contain spaces and parentheses: split after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-export function processStartTime(pid: number): string | undefined {
-  return procStat(pid)?.[19];
-}
-
 export function isSessionAlive(record: SessionRecord): boolean {
   return processStartTime(record.pid) === record.startTime;
 }
 
 export function readSession(id: string): SessionRecord | undefined {
+  if (!SESSION_ID.test(id)) return undefined;
   try {
     return JSON.parse(readFileSync(join(SESSION_DIR, `${id}.json`), 'utf8')) as SessionRecord;
   } catch {
@@ -48,7 +38,7 @@ export function readSession(id: string): SessionRecord | undefined {
   }
 }
 
-export function listSessions(): SessionRecord[] {
+function listSessions(): SessionRecord[] {
   let files: string[] = [];
   try {
     files = readdirSync(SESSION_DIR);
@@ -61,8 +51,19 @@ export function listSessions(): SessionRecord[] {
     .filter((r): r is SessionRecord => r !== undefined);
 }
 
-/** Registers a new session owned by `pid` (the process whose death makes its namespaces garbage). */
-export function createSession(pid = process.pid): SessionRecord {
+function removeRecord(id: string): void {
+  rmSync(join(SESSION_DIR, `${id}.json`), { force: true });
+}
+
+let current: SessionRecord | undefined;
+
+/**
+ * Registers a new session owned by this process and makes it current. Its record is removed
+ * however the process ends (signal-exit, as execa does: exit, SIGINT, SIGTERM, SIGHUP...); after
+ * a SIGKILL, the next sweep() removes it.
+ */
+export function startSession(): SessionRecord {
+  const pid = process.pid;
   const startTime = processStartTime(pid);
   if (startTime === undefined) throw new HarnessError('ERR_SESSION', `cannot read start time of pid ${pid}`);
   mkdirSync(SESSION_DIR, { recursive: true, mode: 0o700 });
@@ -73,41 +74,92 @@ export function createSession(pid = process.pid): SessionRecord {
     createdAt: new Date().toISOString(),
   };
   writeFileSync(join(SESSION_DIR, `${record.id}.json`), JSON.stringify(record), { mode: 0o600, flag: 'wx' });
+  const removeOnExit = onExit(() => removeRecord(record.id));
+  endings.set(record.id, removeOnExit);
+  joinSession(record);
   return record;
 }
 
-export function removeSession(id: string): void {
-  rmSync(join(SESSION_DIR, `${id}.json`), { force: true });
-}
-
-let current: SessionRecord | undefined;
+const endings = new Map<string, () => void>();
 
 /**
- * The session of this process: the one vitest's globalSetup exported in CTH_SESSION (shared by
- * all workers), or a new one owned by this process (scripts, ad-hoc use).
+ * Makes `record` this process's session, and its workers': vitest's globalSetup starts the
+ * session, its workers join it through CTH_SESSION (inherited) or `inject('sessionId')`.
+ */
+export function joinSession(record: SessionRecord): void {
+  current = record;
+  process.env[SESSION_ENV] = record.id;
+}
+
+/**
+ * The session of this process: the one it started or joined, the one its parent exported in
+ * CTH_SESSION, or (scripts, ad-hoc use) a new one owned by this process.
  */
 export function currentSession(): SessionRecord {
   if (current) return current;
   const inherited = process.env[SESSION_ENV];
-  if (inherited && SESSION_ID.test(inherited)) {
-    const record = readSession(inherited);
-    if (record) return (current = record);
+  const record = inherited ? readSession(inherited) : undefined;
+  if (record) {
+    current = record;
+    return record;
   }
-  current = createSession();
-  process.env[SESSION_ENV] = current.id;
-  process.once('exit', () => {
-    if (current && current.pid === process.pid) removeSession(current.id);
-  });
-  return current;
+  return startSession();
 }
 
-export function exportSession(record: SessionRecord): void {
-  current = record;
-  process.env[SESSION_ENV] = record.id;
+/**
+ * Ends a session this process started: namespaces its tests left (a crashed worker's) are
+ * destroyed, then its record is removed. Returns the names destroyed.
+ */
+export async function endSession(record: SessionRecord): Promise<string[]> {
+  const left = (await netnsList()).filter((name) => sessionOfNetns(name) === record.id);
+  for (const name of left) await destroyNetns(name);
+  removeRecord(record.id);
+  endings.get(record.id)?.();
+  endings.delete(record.id);
+  if (current?.id === record.id) current = undefined;
+  return left;
 }
 
 /** `cth-<session>-<suffix>` → session id, or undefined for names the harness did not make. */
 export function sessionOfNetns(name: string): string | undefined {
   const m = /^cth-([a-z0-9]{6})-[a-z0-9]+$/.exec(name);
   return m?.[1];
+}
+
+export interface SweepReport {
+  removed: string[];
+  kept: string[];
+  /** `cth-` names the harness cannot attribute to a session; left alone. */
+  foreign: string[];
+  sessionsRemoved: string[];
+}
+
+/**
+ * Reaps what killed runs left behind: `cth-` namespaces whose owning session is dead, with their
+ * processes, and dead sessions' records. A live run's namespaces are never touched.
+ */
+export async function sweep(): Promise<SweepReport> {
+  const report: SweepReport = { removed: [], kept: [], foreign: [], sessionsRemoved: [] };
+  for (const name of await netnsList()) {
+    if (!name.startsWith(NETNS_PREFIX)) continue;
+    const sessionId = sessionOfNetns(name);
+    if (sessionId === undefined) {
+      report.foreign.push(name);
+      continue;
+    }
+    const record = readSession(sessionId);
+    if (record && isSessionAlive(record)) {
+      report.kept.push(name);
+      continue;
+    }
+    await destroyNetns(name);
+    report.removed.push(name);
+  }
+  for (const record of listSessions()) {
+    if (!isSessionAlive(record)) {
+      removeRecord(record.id);
+      report.sessionsRemoved.push(record.id);
+    }
+  }
+  return report;
 }

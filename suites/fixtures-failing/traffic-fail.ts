@@ -5,7 +5,8 @@ import { describe, expect, test } from '../../harness/fixtures/topology.ts';
 import { tcpRecipe, udpRecipe } from '../../harness/protocols/traffic.ts';
 import { netnsPids } from '../../harness/os/ip.ts';
 import { netnsExists } from '../../harness/os/netns.ts';
-import { processStartTime, sessionOfNetns } from '../../harness/os/session.ts';
+import { processStartTime } from '../../harness/os/proc.ts';
+import { sessionOfNetns } from '../../harness/os/session.ts';
 import type { Topology } from '../../harness/os/topology.ts';
 import { notYet, waitFor } from '../../harness/os/wait.ts';
 

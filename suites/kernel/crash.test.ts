@@ -1,5 +1,6 @@
 // Crash safety, for real: a vitest run holding namespaces, a veth pair and a process is killed by
-// SIGINT, SIGTERM and SIGKILL; once the next run's sweep has happened nothing of it is left, and
+// SIGINT, SIGTERM and SIGKILL; once the next run's sweep has happened nothing of it is left (its
+// session record is gone at once but after SIGKILL), and
 // the namespaces of this (live) run are never swept.
 import { execa } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '../../harness/fixtures/index.ts';
 import { netnsExists } from '../../harness/os/netns.ts';
-import { sweep } from '../../harness/os/sweeper.ts';
+import { readSession, sessionOfNetns, sweep } from '../../harness/os/session.ts';
 import { notYet, ready, waitFor } from '../../harness/os/wait.ts';
 
 function alive(pid: number): boolean {
@@ -34,9 +35,17 @@ describe('crash safety', () => {
         expect(held.namespaces.every(netnsExists)).toBe(true);
         process.kill(run.pid!, signal);
         await run;
-        // SIGKILL gives the run no chance to clean up: the sweep below has real work to do.
-        if (signal === 'SIGKILL') expect(held.namespaces.filter(netnsExists)).toEqual(held.namespaces);
+        // SIGKILL gives the run no chance to clean up: the sweep below has real work to do. Any
+        // other ending removes the run's session record on the way out (signal-exit).
+        const sessionId = sessionOfNetns(held.namespaces[0]!)!;
+        if (signal === 'SIGKILL') {
+          expect(held.namespaces.filter(netnsExists)).toEqual(held.namespaces);
+          expect(readSession(sessionId), 'the killed run\'s session record').toBeDefined();
+        } else {
+          expect(readSession(sessionId), `the session record of a run ended by ${signal}`).toBeUndefined();
+        }
         await sweep(); // what the next run's globalSetup (or `npm run sweep`) does
+        expect(readSession(sessionId), 'the session record after the sweep').toBeUndefined();
         expect(held.namespaces.filter(netnsExists)).toEqual([]);
         await waitFor(() => (alive(held.sleeper) ? notYet(`pid ${held.sleeper} alive`) : ready(true)), { what: 'the process inside to be gone', timeoutMs: 10_000 });
         const { stdout } = await execa('ip', ['-o', 'link', 'show'], { timeout: 10_000 });

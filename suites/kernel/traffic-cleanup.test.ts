@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, requireKernel, test } from '../../harness/fixtures/index.ts';
 import { execute } from '../../harness/os/execute.ts';
 import { netnsList } from '../../harness/os/ip.ts';
-import { currentSession, procStat, readSession } from '../../harness/os/session.ts';
+import { procStat } from '../../harness/os/proc.ts';
+import { currentSession, readSession } from '../../harness/os/session.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
