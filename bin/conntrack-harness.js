@@ -1,13 +1,12 @@
 #!/usr/bin/env node
-// The `conntrack-harness` bin (doctor, sweep, list): the harness is TypeScript run through tsx, so this
-// registers tsx's loader in-process and hands the arguments to harness/cli.ts.
-let register;
+// The `conntrack-harness` bin (doctor, sweep, list): runs the compiled harness (dist/, built by
+// `npm run build`, which `prepare` runs on install and pack), so it needs no TypeScript loader.
+let runCli;
 try {
-  ({ register } = await import('tsx/esm/api'));
-} catch {
-  process.stderr.write('conntrack-harness: needs tsx to load its TypeScript sources (npm install --save-dev tsx)\n');
+  ({ runCli } = await import('../dist/cli.js'));
+} catch (error) {
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist/cli.js')) throw error;
+  process.stderr.write('conntrack-harness: dist/ is missing; build it with `npm run build`\n');
   process.exit(1);
 }
-register();
-const { runCli } = await import('../harness/cli.ts');
 process.exitCode = await runCli(process.argv.slice(2));

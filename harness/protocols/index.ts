@@ -7,7 +7,8 @@ import type { ProtocolSpec } from './spec.ts';
 /** Every registered spec, by name (module namespace order is alphabetical). */
 export const PROTOCOL_SPECS: readonly ProtocolSpec[] = Object.values(registry);
 
-export type { GenericCase, ProtocolSpec, SampleOptions } from './spec.ts';
+// The spec helpers a protocol file uses (conntrack-harness/protocols).
+export * from './spec.ts';
 
 /**
  * A mixed set: `count` samples of every protocol x family, with varied marks, timeouts and status
