@@ -38,7 +38,7 @@ fi
 echo "setup: npm ci"
 timeout 900 npm ci --no-audit --no-fund
 
-# Other conntrack-tools versions for the oracle (README: Other conntrack-tools versions), from their
+# Other conntrack-tools versions for the oracle (docs/ci.md: Other conntrack-tools versions), from their
 # Debian releases through a private apt sources list; the machine's own apt sources are not touched.
 versions="${CTH_CONNTRACK_TOOLS-1.4.6 1.4.8}"
 if [ -n "$versions" ]; then

@@ -1,5 +1,5 @@
-// The interface a conntrack implementation offers to the suites (list, create, delete, flush,
-// count). The ctnetlink client implements it; so does the CLI adapter, so suites are written once.
+// The interface a conntrack implementation offers to the suites (list, get, create, update, delete,
+// deleteMatching, count). The ctnetlink client implements it; so does the CLI oracle, so suites are written once.
 import type { HarnessError } from '../errors.ts';
 import type { ConntrackEntry, ConntrackKey, EntryChanges, EntryInput } from './entry.ts';
 import { normalizeKey } from './entry.ts';

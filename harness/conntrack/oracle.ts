@@ -347,7 +347,7 @@ export function parseXml(xml: string): OracleEntry[] {
   });
 }
 
-export interface ConntrackCliOptions {
+export interface ConntrackOracleOptions {
   netns: string;
   /** Milliseconds per command. Default 120 s. */
   timeout?: number;
@@ -361,7 +361,7 @@ export class ConntrackOracle {
   readonly timeout: number;
   readonly binary: string;
 
-  constructor(options: ConntrackCliOptions) {
+  constructor(options: ConntrackOracleOptions) {
     this.netns = assertNetnsName(options.netns);
     this.timeout = options.timeout ?? CLI_TIMEOUT_MS;
     this.binary = options.binary ?? conntrackBinary();
