@@ -1,10 +1,11 @@
-// The `conntrack-harness` command: `doctor`, `sweep` and `list`, parsed with node:util parseArgs.
-// `runCli` returns the exit code (0 ok, 1 failed, 2 bad usage) so tests can drive it in-process.
+// The `conntrack-harness` command: `doctor`, `sweep` and `list`, parsed by harness/os/args.ts.
+// `runCli` returns the exit code (0 ok, 1 failed, 2 bad usage) so tests can drive it in-process;
+// a bad argument gets one line on stderr, like every script's.
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { assertZone, type ConntrackEntry, type ConntrackTuple } from './conntrack/entry.ts';
 import { HarnessError, ValidationError } from './errors.ts';
 import { kernelFilterSupport } from './conntrack/features.ts';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, HELP, parseCommandLine, usageLine, type OptionsSpec } from './os/args.ts';
 import { formatReport, runDoctor } from './os/doctor.ts';
 import { assertNetnsName } from './os/names.ts';
 import { sweep } from './os/session.ts';
@@ -19,9 +20,14 @@ const processIO: CliIO = {
   stderr: (text) => process.stderr.write(text),
 };
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
+export { EXIT_FAILED, EXIT_OK, EXIT_USAGE };
+
+/**
+ * What `sweep` prints, and exits 1 with, when not root. The uid decides, not capabilities: the
+ * session records (/run/conntrack-harness/sessions, 0700) and /run/netns are root's, and a sweep
+ * that cannot read a live run's record would take that run for dead and delete its namespaces.
+ */
+export const SWEEP_NEEDS_ROOT = 'sweep: needs root (namespaces under /run/netns belong to root): run it with sudo';
 
 const BIN = 'conntrack-harness';
 
@@ -29,12 +35,9 @@ interface Command {
   summary: string;
   usage: string;
   help: string;
-  options: NonNullable<ParseArgsConfig['options']>;
+  options: OptionsSpec;
+  /** Throws ValidationError for a bad value, before it reaches the kernel: that is a usage error. */
   run(values: Record<string, string | boolean | undefined>, io: CliIO): Promise<number>;
-}
-
-class UsageError extends Error {
-  override name = 'UsageError';
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -67,6 +70,10 @@ inside it, and clears dead session records. A live run's namespaces are never to
   -h, --help   show this help`,
     options: { json: { type: 'boolean' } },
     async run(values, io) {
+      if (process.getuid?.() !== 0) {
+        io.stderr(`${SWEEP_NEEDS_ROOT}\n`);
+        return EXIT_FAILED;
+      }
       const report = await sweep();
       if (values.json) {
         io.stdout(`${JSON.stringify(report, null, 2)}\n`);
@@ -91,7 +98,7 @@ project's own client, never the host's table. Needs root.
   -h, --help    show this help`,
     options: { netns: { type: 'string' }, zone: { type: 'string' }, json: { type: 'boolean' } },
     async run(values, io) {
-      if (values.netns === undefined) throw new UsageError('list needs --netns NAME');
+      if (values.netns === undefined) throw new ValidationError('ERR_INVALID_ARGUMENT', 'netns', undefined, 'list needs --netns NAME');
       const netns = assertNetnsName(values.netns);
       const zone = values.zone === undefined ? undefined : parseZone(String(values.zone));
       // Loaded here: the client's native FFI should not stand between a broken machine and `doctor`.
@@ -171,46 +178,43 @@ function commandHelp(name: string, command: Command): string {
 /** Runs one command line (without `node` and the script); returns the exit code. */
 export async function runCli(argv: readonly string[], io: CliIO = processIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+  if (name === undefined) {
+    io.stdout(mainHelp());
+    return EXIT_USAGE;
+  }
+  if (name === '-h' || name === '--help' || name === 'help') {
     const target = name === 'help' ? rest[0] : undefined;
-    const command = target === undefined ? undefined : COMMANDS[target];
-    io.stdout(command ? commandHelp(target!, command) : mainHelp());
-    return name === undefined ? EXIT_USAGE : EXIT_OK;
+    if (target === undefined) {
+      io.stdout(mainHelp());
+      return EXIT_OK;
+    }
+    const command = COMMANDS[target];
+    if (!command) return usage(io, BIN, `unknown command ${JSON.stringify(target)}`);
+    io.stdout(commandHelp(target, command));
+    return EXIT_OK;
   }
   if (name === '--version' || name === '-V') {
     io.stdout(`${BIN} ${packageVersion()}\n`);
     return EXIT_OK;
   }
   const command = COMMANDS[name];
-  if (!command) {
-    io.stderr(`${BIN}: unknown command ${JSON.stringify(name)}\n\n${mainHelp()}`);
-    return EXIT_USAGE;
-  }
-  let values: Record<string, string | boolean | undefined>;
+  if (!command) return usage(io, BIN, `${name.startsWith('-') ? 'unknown option' : 'unknown command'} ${JSON.stringify(name)}`);
   try {
-    ({ values } = parseArgs({
-      args: [...rest],
-      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: false,
-      strict: true,
-    }));
-  } catch (error) {
-    io.stderr(`${BIN} ${name}: ${(error as Error).message}\nUsage: ${command.usage}\n`);
-    return EXIT_USAGE;
-  }
-  if (values.help) {
-    io.stdout(commandHelp(name, command));
-    return EXIT_OK;
-  }
-  try {
-    return await command.run(values, io);
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof ValidationError) {
-      io.stderr(`${BIN} ${name}: ${error.message}\nUsage: ${command.usage}\n`);
-      return EXIT_USAGE;
+    const line = parseCommandLine(rest, command.options);
+    if (line === HELP) {
+      io.stdout(commandHelp(name, command));
+      return EXIT_OK;
     }
+    return await command.run(line.values as Record<string, string | boolean | undefined>, io);
+  } catch (error) {
+    if (error instanceof ValidationError) return usage(io, `${BIN} ${name}`, error.message);
     const code = error instanceof HarnessError ? ` [${error.code}]` : '';
     io.stderr(`${BIN} ${name}: ${error instanceof Error ? error.message : String(error)}${code}\n`);
     return EXIT_FAILED;
   }
+}
+
+function usage(io: CliIO, who: string, reason: string): number {
+  io.stderr(`${usageLine(who, reason)}\n`);
+  return EXIT_USAGE;
 }

@@ -14,25 +14,16 @@ import { release, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { ConntrackClient } from '../harness/conntrack/client.ts';
 import type { EntryInput } from '../harness/conntrack/entry.ts';
 import type { ConntrackFilter } from '../harness/conntrack/filter.ts';
 import { ConntrackOracle, withPrivateFile } from '../harness/conntrack/oracle.ts';
+import { positiveInt, positiveInts, scriptArgs } from '../harness/os/args.ts';
 import { effectiveArgv, execute } from '../harness/os/execute.ts';
 import { Netns } from '../harness/os/netns.ts';
 import { conntrackBinary } from '../harness/os/prerequisites.ts';
 import { childrenSysMs, gapMeter, lastJsonLine } from './bench-measure.ts';
 
-const { values } = parseArgs({
-  options: {
-    sizes: { type: 'string', default: '1000,10000,100000' },
-    reps: { type: 'string', default: '3' },
-    out: { type: 'string', default: 'bench-results/bench.json' },
-  },
-});
-const SIZES = values.sizes.split(',').map(Number);
-const REPS = Number(values.reps);
 const ZONE = 100;
 const NEIGHBOUR = 200;
 const CLI_TIMEOUT_MS = 300_000;
@@ -65,6 +56,31 @@ const UPDATE_FILTER: ConntrackFilter = { family: 'ipv4', protocol: 'udp', src: '
 const UPDATE_SPORT = 1024;
 const TARGET_MARK = 1;
 const DECOY_MARK = 5;
+
+const HELP = `usage: npm run bench -- [--sizes N,N,...] [--reps R] [--out FILE]
+
+Times the client against the conntrack CLI on the same work (root; a few minutes at the default
+sizes), each size in fresh namespaces of its own: create, list a zone, list through a mark/mask
+filter, dump and delete a zone, update marks (up to ${UPDATE_MAX_SIZE.toLocaleString('en')}), deleting known tuples
+against the nfct peer when python3 and libnetfilter_conntrack are there, and an event burst.
+Prints each size's rows as it finishes (progress on stderr meanwhile) and writes JSON.
+
+  --sizes N,N,...  entries per zone, positive integers (default 1000,10000,100000)
+  --reps R         repetitions per size, medians printed (default 3; at most 2 from 100,000)
+  --out FILE       the JSON report (default bench-results/bench.json)
+  -h, --help       show this help
+
+Exit codes: 0 done, 1 a check or a command failed, 2 bad usage.`;
+
+const { SIZES, REPS, OUT } = scriptArgs({
+  name: 'bench', help: HELP,
+  options: {
+    sizes: { type: 'string', default: '1000,10000,100000' },
+    reps: { type: 'string', default: '3' },
+    out: { type: 'string', default: 'bench-results/bench.json' },
+  },
+  check: ({ values }) => ({ SIZES: positiveInts('--sizes', values.sizes), REPS: positiveInt('--reps', values.reps), OUT: values.out }),
+});
 
 interface Row {
   size: number;
@@ -118,6 +134,57 @@ function updateDecoys(n: number): EntryInput[] {
       ? { ...common, protocol: 'tcp' as const, src: `198.51.${(i >> 8) & 255}.${i & 255}` }
       : { ...common, protocol: 'udp' as const, src: `203.0.${(i >> 8) & 255}.${i & 255}` };
   });
+}
+
+/**
+ * Progress of work that takes seconds, on stderr so stdout keeps only the table: on a terminal one
+ * line redrawn with `\r` (and erased when done), elsewhere a line per 10% (a CI log gets eleven
+ * lines, not a thousand carriage returns).
+ */
+function progressBar(label: string, total: number): { update(done: number): void; end(): void } {
+  const tty = process.stderr.isTTY === true;
+  const WIDTH = 30;
+  let lastTenth = -1;
+  const update = (done: number) => {
+    const fraction = total > 0 ? Math.min(1, done / total) : 1;
+    if (tty) {
+      const filled = Math.round(fraction * WIDTH);
+      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${Math.floor(fraction * 100)}%`);
+    } else if (Math.floor(fraction * 10) > lastTenth) {
+      lastTenth = Math.floor(fraction * 10);
+      process.stderr.write(`${label}: ${lastTenth * 10}%\n`);
+    }
+  };
+  update(0);
+  return {
+    update,
+    end() {
+      update(total);
+      if (tty) process.stderr.write('\r\x1b[2K');
+    },
+  };
+}
+
+/** What the bench is doing, on stderr: the table's rows take minutes to come at 100,000. */
+const status = (text: string) => process.stderr.write(`bench: ${text}\n`);
+
+/** Below this many entries a create takes well under a second (100,000: about 1.3 s): no bar. */
+const SEED_BAR_MIN = 50_000;
+const SEED_CHUNKS = 20;
+
+/**
+ * An untimed create (seeding), in SEED_CHUNKS batches so a bar can move: the table ends as one
+ * create would leave it. Timed creates never go through here.
+ */
+async function seed(client: ConntrackClient, entries: readonly EntryInput[], what: string): Promise<void> {
+  if (entries.length < SEED_BAR_MIN) return client.create(entries);
+  const bar = progressBar(`bench: seeding ${entries.length.toLocaleString('en')} ${what}`, entries.length);
+  const chunk = Math.ceil(entries.length / SEED_CHUNKS);
+  for (let i = 0; i < entries.length; i += chunk) {
+    await client.create(entries.slice(i, i + chunk));
+    bar.update(i + chunk);
+  }
+  bar.end();
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -395,11 +462,12 @@ const updateRetries: Array<{ size: number; processes: number; retries: number }>
 const updateSkipped: number[] = [];
 const started = performance.now();
 
-for (const n of SIZES) {
+for (const [sizeIndex, n] of SIZES.entries()) {
   await using ns = await Netns.create();
   const cli = new ConntrackOracle({ netns: ns.name, timeout: 300_000 });
   await using client = await ConntrackClient.open({ netns: ns.name, timeoutMs: 60_000 });
-  await client.create(entriesFor(NEIGHBOUR, n));
+  status(`size ${n.toLocaleString('en')} (${sizeIndex + 1} of ${SIZES.length})`);
+  await seed(client, entriesFor(NEIGHBOUR, n), 'neighbour entries');
   // One untimed pass so the client is measured warm (JIT), as a long-lived user would see it.
   await client.list({ zone: NEIGHBOUR });
   await client.list({ zone: NEIGHBOUR, mark: MARK_MATCH });
@@ -413,6 +481,7 @@ for (const n of SIZES) {
   };
   const reps = n >= 100_000 ? Math.max(1, Math.min(REPS, 2)) : REPS;
   for (let rep = 0; rep < reps; rep++) {
+    status(`${n}: create, list, filtered list, dump and delete: rep ${rep + 1} of ${reps}`);
     // create: conntrack -R from a file vs the client's batch
     record('create', 'cli', await timeCli(() => cli.createMany(mine)));
     await expectCount(client, ZONE, n, 'after conntrack -R');
@@ -451,7 +520,8 @@ for (const n of SIZES) {
     await using uct = await ConntrackClient.open({ netns: uns.name, timeoutMs: 60_000 });
     const targets = updateTargets(n);
     const decoys = updateDecoys(n);
-    await uct.create([...targets, ...decoys]);
+    status(`${n}: update`);
+    await seed(uct, [...targets, ...decoys], 'update targets and decoys');
     await uct.update(targets, { mark: TARGET_MARK }); // untimed warm-up; the marks stay as they are
     await checkUpdated(uct, uns.name, targets.length, decoys.length, TARGET_MARK, 'after seeding');
     const batches = Math.ceil(targets.length / UPDATE_BATCH);
@@ -486,6 +556,7 @@ for (const n of SIZES) {
   }
   if (n === 1000) {
     // Neutron's old way: one conntrack -D process per entry (once; it is slow by nature).
+    status(`${n}: one conntrack -D per entry`);
     await client.create(mine);
     record('delete 1 process/entry', 'cli', await timeCli(async () => {
       for (const e of mine) await cli.delete(e);
@@ -495,7 +566,8 @@ for (const n of SIZES) {
   }
   // Cold: the first call of a fresh compiled process (its peak RSS is the memory figure).
   const cold: Record<string, number> = {};
-  await client.create(mine);
+  status(`${n}: cold processes`);
+  await seed(client, mine, 'entries for the cold processes');
   const listed = await runChild(ns.name, ZONE, 'list');
   cold[LIST] = listed.ms;
   if (n >= 100_000) {
@@ -511,10 +583,11 @@ for (const n of SIZES) {
     const clientMs: number[] = [];
     const peer: Array<{ processMs: number; loopMs: number }> = [];
     for (let rep = 0; rep < reps; rep++) {
-      await client.create(mine);
+      status(`${n}: delete known tuples against the nfct peer: rep ${rep + 1} of ${reps}`);
+      await seed(client, mine, 'entries for the client to delete');
       clientMs.push((await timeClient(() => client.delete(mine))).ms);
       await expectCount(client, ZONE, 0, 'after the client deleted the known tuples');
-      await client.create(mine);
+      await seed(client, mine, 'entries for the nfct peer to delete');
       peer.push(await runPeer(ns.name, mine));
       await expectCount(client, ZONE, 0, 'after the nfct peer deleted the known tuples');
     }
@@ -547,6 +620,7 @@ for (const n of SIZES) {
 const eventRows: EventRow[] = [];
 for (const n of SIZES) {
   for (const listener of ['client', 'cli', 'cli-64MiB'] as const) {
+    status(`events: a burst of ${n} heard by ${listener === 'client' ? 'the client' : `conntrack -E${listener === 'cli' ? '' : ' -b 64 MiB'}`}`);
     const r = await eventBurst(n, listener);
     eventRows.push(r);
     console.log(`events ${n} ${r.listener}: ${r.received} received`);
@@ -574,6 +648,6 @@ for (const size of updateSkipped) console.log(`update at ${size}: skipped, more 
 const perEntry = rows.find((r) => r.operation === 'delete 1 process/entry');
 if (perEntry) console.log(`delete by tuple vs one conntrack -D per entry: ${(perEntry.cliMs / perEntry.clientMs).toFixed(0)}x faster`);
 console.log(`total ${fmt(performance.now() - started)}`);
-mkdirSync(dirname(values.out), { recursive: true });
-writeFileSync(values.out, `${JSON.stringify({ kernel: release(), reps: REPS, rows, peer: peerRows, peerAbsent, events: eventRows, memory, updateRetries, updateSkipped }, null, 2)}\n`);
-console.log(`wrote ${values.out}`);
+mkdirSync(dirname(OUT), { recursive: true });
+writeFileSync(OUT, `${JSON.stringify({ kernel: release(), reps: REPS, rows, peer: peerRows, peerAbsent, events: eventRows, memory, updateRetries, updateSkipped }, null, 2)}\n`);
+console.log(`wrote ${OUT}`);

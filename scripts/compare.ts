@@ -11,13 +11,32 @@ import { crossCheckExtras, crossCheckFilters, crossCheckHelperFlow } from '../ha
 import { keyString } from '../harness/conntrack/entry.ts';
 import { ConntrackOracle } from '../harness/conntrack/oracle.ts';
 import { mixedSamples, oracleArgsOf } from '../harness/protocols/index.ts';
+import { expectPositionals, positiveInt, scriptArgs } from '../harness/os/args.ts';
 import { Netns } from '../harness/os/netns.ts';
 import { ProcessGroup } from '../harness/os/processes.ts';
 import { writeSysctl } from '../harness/os/topology.ts';
 
+const HELP = `usage: npm run compare [-- PER_PROTOCOL]
+
+Builds a table in a namespace of its own (root): PER_PROTOCOL samples of every protocol of the
+registry (default 50, made with conntrack -I), NAT, zone and flag entries (made with the client)
+and one FTP helper flow; compares the client's listing with conntrack-tools field by field,
+unfiltered and for every cross-check filter, then deletes a third with the client and checks the
+rest. Prints a per-field summary.
+
+  -h, --help   show this help
+
+Exit codes: 0 no difference, 1 a difference (or a failure), 2 bad usage.`;
+
+const perProtocol = scriptArgs({
+  name: 'compare', help: HELP, options: {}, positionals: true,
+  check: ({ positionals }) => {
+    expectPositionals(positionals, [0, 1], 'at most one PER_PROTOCOL count');
+    return positionals[0] === undefined ? 50 : positiveInt('PER_PROTOCOL', positionals[0]);
+  },
+});
 const zones = { zone: 4242, origZone: 4343, replyZone: 4444 };
 const { zone } = zones;
-const perProtocol = Number(process.argv[2] ?? 50);
 await using ns = await Netns.create();
 await using processes = new ProcessGroup();
 // Before any entry exists: counters and timestamps are attached when an entry is created.

@@ -2,17 +2,27 @@
 // runs vitest suites as root inside a qemu guest booted with a Debian kernel (harness/matrix/vm.ts).
 import { join } from 'node:path';
 import { isHarnessError } from '../harness/errors.ts';
-import { parseTestVmArgs, smokeSelection, TEST_VM_USAGE } from '../harness/matrix/vm-args.ts';
+import { parseTestVmArgs, smokeSelection, TEST_VM_USAGE, type TestVmCommand } from '../harness/matrix/vm-args.ts';
 import { junitCounts, runVm } from '../harness/matrix/vm.ts';
+import { EXIT_OK, EXIT_USAGE, usageLine } from '../harness/os/args.ts';
 
 const repoDir = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 
-async function main(): Promise<number> {
-  const command = parseTestVmArgs(process.argv.slice(2));
-  if (command.kind === 'help') {
-    console.log(TEST_VM_USAGE);
-    return 0;
-  }
+// A bad argument, an unknown kernel among them, is a usage error: one line, exit 2, nothing run.
+let command: TestVmCommand;
+try {
+  command = parseTestVmArgs(process.argv.slice(2));
+} catch (error) {
+  if (!isHarnessError(error, 'ERR_INVALID_ARGUMENT') && !isHarnessError(error, 'ERR_UNKNOWN_KERNEL')) throw error;
+  process.stderr.write(`${usageLine('test:vm', error.message)}\n`);
+  process.exit(EXIT_USAGE);
+}
+if (command.kind === 'help') {
+  console.log(TEST_VM_USAGE);
+  process.exit(EXIT_OK);
+}
+
+async function main(command: Extract<TestVmCommand, { kind: 'run' }>): Promise<number> {
   if (process.getuid?.() !== 0) console.warn('test:vm: not root; qemu, depmod and the kernel fetch may fail');
   const smoke = command.vitestArgs.length === 0;
   const { vitestArgs, env } = smoke ? smokeSelection(repoDir) : { vitestArgs: command.vitestArgs, env: {} };
@@ -53,11 +63,10 @@ async function main(): Promise<number> {
 }
 
 try {
-  process.exitCode = await main();
+  process.exitCode = await main(command);
 } catch (error) {
   if (isHarnessError(error)) {
     console.error(`test:vm: ${error.code}: ${error.message}`);
-    if (error.code === 'ERR_INVALID_ARGUMENT' || error.code === 'ERR_UNKNOWN_KERNEL') console.error(`\n${TEST_VM_USAGE}`);
     process.exitCode = error.code === 'ERR_VM_INTERRUPTED' ? 130 : 1;
   } else {
     throw error;

@@ -1,9 +1,9 @@
-// Command line of `npm run test:vm` (scripts/test-vm.ts), parsed with node:util parseArgs; and the
+// Command line of `npm run test:vm` (scripts/test-vm.ts), parsed by harness/os/args.ts; and the
 // smoke selection it runs when given no vitest arguments.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { HarnessError, ValidationError } from '../errors.ts';
+import { ValidationError } from '../errors.ts';
+import { HELP, parseCommandLine } from '../os/args.ts';
 import { PROTOCOL_SPECS } from '../protocols/index.ts';
 import { releaseForKernel, VM_KERNELS, type VmKernel } from './kernels.ts';
 import type { AccelChoice } from './vm.ts';
@@ -25,32 +25,31 @@ options:
   -h, --help             this text
 
 The JUnit report goes to reports/vm-<kernel>/junit.xml (with vitest.log and console.log); the
-exit status is the guest vitest's, non-zero if the guest never reported one.`;
+exit status is the guest vitest's, non-zero if the guest never reported one; 2 for bad usage.`;
 
 export type TestVmCommand =
   | { kind: 'help' }
   | { kind: 'run'; kernel: VmKernel; timeoutMs: number; accel: AccelChoice; vitestArgs: string[] };
 
-/** Parses the script's arguments; bad values throw a HarnessError before anything runs. */
+/**
+ * Parses the script's arguments; a bad one throws before anything runs: ValidationError
+ * (ERR_INVALID_ARGUMENT), or HarnessError ERR_UNKNOWN_KERNEL for a kernel it does not know.
+ */
 export function parseTestVmArgs(args: readonly string[]): TestVmCommand {
-  let parsed;
+  let line;
   try {
-    parsed = parseArgs({
-      args: [...args],
-      options: {
-        kernel: { type: 'string' },
-        'timeout-minutes': { type: 'string' },
-        accel: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
+    line = parseCommandLine(args, {
+      kernel: { type: 'string' },
+      'timeout-minutes': { type: 'string' },
+      accel: { type: 'string' },
+    }, { positionals: true });
   } catch (error) {
-    throw new ValidationError('ERR_INVALID_ARGUMENT', 'argv', args, `${(error as Error).message} (vitest arguments go after --)`);
+    // vitest's own flags (-t, --reporter) are the likely unknown ones: say where they go.
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError('ERR_INVALID_ARGUMENT', 'argv', args, `${error.message} (vitest arguments go after --)`);
   }
-  const { values, positionals } = parsed;
-  if (values.help) return { kind: 'help' };
+  if (line === HELP) return { kind: 'help' };
+  const { values, positionals } = line;
   if (values.kernel === undefined) throw new ValidationError('ERR_INVALID_ARGUMENT', '--kernel', undefined, `--kernel is required: one of ${Object.keys(VM_KERNELS).join(', ')}`);
   releaseForKernel(values.kernel); // ERR_UNKNOWN_KERNEL
   const minutesText = values['timeout-minutes'] ?? String(DEFAULT_TIMEOUT_MINUTES);
