@@ -7,6 +7,10 @@
 #   sudo ci/run.sh -t 'udp'         extra arguments go to `vitest run`
 #
 # CTH_REPORT_DIR changes the reports folder; CTH_SKIP_SETUP=1 skips scripts/setup.sh (packages, npm ci).
+# The reporters are the config's (harness/fixtures/reporters.ts), chosen from the environment: default
+# and JUnit with CI set, plus GitHub annotations (GITHUB_ACTIONS=true) and the step summary
+# (GITHUB_STEP_SUMMARY) in GitHub Actions, plus the blob of a shard. Extra `--reporter` arguments
+# would replace them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,18 +48,22 @@ echo "ci: typecheck"
 npm run --silent typecheck
 
 mkdir -p "$reports"
-args=(--reporter=default --reporter=junit "--outputFile.junit=$reports/junit.xml")
+# Read by vitest.config.ts: the JUnit file goes to $CTH_REPORT_DIR/junit.xml, a shard's blob to $CTH_BLOB_REPORT.
+export CTH_REPORT_DIR="$reports"
+args=()
 if [ -n "${CTH_SHARD:-}" ]; then
   if [[ ! "$CTH_SHARD" =~ ^[1-9][0-9]*/[1-9][0-9]*$ ]]; then
     echo "ci: CTH_SHARD must look like 1/3, got '$CTH_SHARD'" >&2
     exit 2
   fi
-  args+=("--shard=$CTH_SHARD" --reporter=blob "--outputFile.blob=$reports/blobs/blob-${CTH_SHARD/\//-of-}.json")
+  export CTH_SHARD
+  export CTH_BLOB_REPORT="$reports/blobs/blob-${CTH_SHARD/\//-of-}.json"
+  args+=("--shard=$CTH_SHARD")
 fi
 
 echo "ci: vitest run ${args[*]} $*"
 # In the background, so a signal reaches the trap at once and the trap can wait for vitest to end.
-node_modules/.bin/vitest run "${args[@]}" "$@" &
+node_modules/.bin/vitest run ${args[@]+"${args[@]}"} "$@" &
 vitest_pid=$!
 status=0
 wait "$vitest_pid" || status=$?

@@ -36,12 +36,16 @@ export const ERROR_CODES = {
     'ERR_PROCESS_STDIN_CLOSED', 'ERR_PROCESS_EXITED', 'ERR_PROCESS_STUCK', 'ERR_NETNS_DESTROYED', 'ERR_SYSCTL_NOT_SET',
     // real traffic did not do what a recipe needs (a server died, a client did not close cleanly)
     'ERR_TRAFFIC_FAILED',
-    // ct.watch()
+    // client.watch()
     'ERR_WATCH_FAILED', 'ERR_WATCH_CLOSED',
     // the VM runner (npm run test:vm)
     'ERR_UNKNOWN_KERNEL', 'ERR_VM_BOOT', 'ERR_VM_TIMEOUT', 'ERR_VM_NO_RESULT', 'ERR_VM_INTERRUPTED',
     // a session record that cannot be written or read
     'ERR_SESSION',
+    // the GitHub Actions step summary ($GITHUB_STEP_SUMMARY) could not be written
+    'ERR_STEP_SUMMARY',
+    // npm run new-protocol's kernel probe saw something that says neither "tracked" nor "not tracked"
+    'ERR_PROBE_FAILED',
   ],
 } as const;
 
@@ -115,6 +119,12 @@ export class CommandError extends Base {
       Object.defineProperty(this, key, { value, enumerable: false });
     }
   }
+
+  // vitest serializes an error's own properties, enumerable or not, under the message in JUnit and
+  // annotations; the message already says what the fields hold.
+  toJSON(): { code: string } {
+    return { code: this.code };
+  }
 }
 
 /** Errno-specific advice for CreateError's message. */
@@ -141,6 +151,11 @@ export class CreateError extends Base {
     super('ERR_CREATE_FAILED', `${result.failed.length} of ${result.failed.length + result.created.length} entries were not created; first: ${first?.error.message}${createHint(result.failed)}`);
     // Not enumerable: a report shows the message, not every failed entry again.
     Object.defineProperty(this, 'result', { value: result, enumerable: false });
+  }
+
+  // As CommandError's: the message names the first failure; `result` stays on the error.
+  toJSON(): { code: string } {
+    return { code: this.code };
   }
 }
 

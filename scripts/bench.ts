@@ -22,6 +22,7 @@ import { positiveInt, positiveInts, scriptArgs } from '../harness/os/args.ts';
 import { effectiveArgv, execute } from '../harness/os/execute.ts';
 import { Netns } from '../harness/os/netns.ts';
 import { conntrackBinary } from '../harness/os/prerequisites.ts';
+import { appendStepSummary } from '../harness/fixtures/summary.ts';
 import { childrenSysMs, gapMeter, lastJsonLine } from './bench-measure.ts';
 
 const ZONE = 100;
@@ -651,3 +652,13 @@ console.log(`total ${fmt(performance.now() - started)}`);
 mkdirSync(dirname(OUT), { recursive: true });
 writeFileSync(OUT, `${JSON.stringify({ kernel: release(), reps: REPS, rows, peer: peerRows, peerAbsent, events: eventRows, memory, updateRetries, updateSkipped }, null, 2)}\n`);
 console.log(`wrote ${OUT}`);
+// In GitHub Actions, the job page gets the ratios too (nothing happens without GITHUB_STEP_SUMMARY).
+appendStepSummary([
+  `### conntrack-harness bench (Linux ${release()}, ${conntrackBinary()})`,
+  '',
+  '| size | operation | client warm | CLI | CLI sys | warm ratio | cold ratio | longest gap |',
+  '|---:|---|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.size} | ${r.operation} | ${fmt(r.clientMs)} | ${fmt(r.cliMs)} | ${fmt(r.cliSysMs)} | ${r.ratio.toFixed(3)} | ${r.coldRatio === undefined ? '-' : r.coldRatio.toFixed(3)} | ${fmt(r.clientGapMs)} |`),
+  '',
+  ...eventRows.map((e) => `- events ${e.size}, ${e.listener}: ${e.received} received, ${e.lost} lost`),
+].join('\n'));

@@ -27,7 +27,7 @@ describe('crash safety', () => {
       const marker = join(dir, 'marker.json');
       // The vitest process itself (not npx), in its own process group so stray workers can be reaped.
       const run = execa(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--config', 'suites/meta/vitest.meta.config.ts', 'suites/meta/hang.fixture.ts'], {
-        env: { CTH_MARKER: marker, CTH_SESSION: '' }, detached: true, reject: false, timeout: 120_000, all: true,
+        env: { CTH_MARKER: marker, CTH_SESSION: '', GITHUB_ACTIONS: '', GITHUB_STEP_SUMMARY: '' }, detached: true, reject: false, timeout: 120_000, all: true,
       });
       try {
         const held = await waitFor(() => (existsSync(marker) ? ready(JSON.parse(readFileSync(marker, 'utf8')) as { namespaces: string[]; sleeper: number })
