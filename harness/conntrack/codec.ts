@@ -209,6 +209,8 @@ export function encodeCreate(key: ConntrackKey, input: EntryInput, seq: number, 
   if (table && state >= 0) {
     w.nest(C.CTA_PROTOINFO).nest(table.nest).u8(1, state);
     if (key.protocol === 'sctp') w.u32be(C.CTA_PROTOINFO_SCTP_VTAG_ORIGINAL, 1).u32be(C.CTA_PROTOINFO_SCTP_VTAG_REPLY, 2);
+    // nlattr_to_dccp() takes a state only with a role: the original direction is the client's.
+    if (key.protocol === 'dccp') w.u8(C.CTA_PROTOINFO_DCCP_ROLE, C.DCCP_ROLE_CLIENT);
     w.end().end();
   }
   if (input.dnat) writeNat(w, C.CTA_NAT_DST, key.family, input.dnat);

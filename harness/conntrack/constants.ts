@@ -115,6 +115,10 @@ export const CTA_PROTOINFO_DCCP = 2;
 export const CTA_PROTOINFO_SCTP = 3;
 export const CTA_PROTOINFO_TCP_STATE = 1;
 export const CTA_PROTOINFO_DCCP_STATE = 1;
+/** The entry's DCCP role (u8): a DCCP tracker (Linux < 6.17) refuses a state without it (EINVAL). */
+export const CTA_PROTOINFO_DCCP_ROLE = 2;
+/** CT_DCCP_ROLE_CLIENT: the original direction's sender is the client. */
+export const DCCP_ROLE_CLIENT = 0;
 export const CTA_PROTOINFO_SCTP_STATE = 1;
 export const CTA_PROTOINFO_SCTP_VTAG_ORIGINAL = 2;
 export const CTA_PROTOINFO_SCTP_VTAG_REPLY = 3;

@@ -7,6 +7,8 @@ import { describe, expect, test } from 'vitest';
 import { decodeEntry, encodeCreate, encodeDelete, encodeDump } from '../../harness/conntrack/codec.ts';
 import { keyOf, normalizeKey, type EntryInput } from '../../harness/conntrack/entry.ts';
 import { NLA_F_NESTED } from '../../harness/netlink/constants.ts';
+import { CTA_PROTOINFO, CTA_PROTOINFO_DCCP, DCCP_STATES } from '../../harness/conntrack/constants.ts';
+import { tlv, u8 } from '../support/tlv.ts';
 import { NetlinkDecodeError } from '../../harness/errors.ts';
 import { NetlinkMessage, parseMessages } from '../../harness/netlink/message.ts';
 
@@ -152,5 +154,16 @@ describe('generic protocols, directional zones and labels', () => {
     expect(decoded.replyZone).toBeUndefined();
     const reply = normalizeKey({ ...input, origZone: undefined, replyZone: 4 });
     expect(decodeEntry(asMessage(encodeCreate(reply, { ...input, origZone: undefined, replyZone: 4 }, 2)))).toMatchObject({ zone: 0, replyZone: 4 });
+  });
+});
+
+describe('protocol info on create', () => {
+  test('a DCCP state goes with a role (the client), which a DCCP tracker requires (EINVAL without it)', () => {
+    const key = normalizeKey({ protocol: 'dccp', src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, zone: 0 });
+    const msg = encodeCreate(key, { ...key, state: 'OPEN' }, 1);
+    // Built by hand: CTA_PROTOINFO { CTA_PROTOINFO_DCCP { STATE = OPEN (4), ROLE = CLIENT (0) } }.
+    const expected = tlv(CTA_PROTOINFO | NLA_F_NESTED, tlv(CTA_PROTOINFO_DCCP | NLA_F_NESTED, Buffer.concat([u8(1, DCCP_STATES.indexOf('OPEN')), u8(2, 0)])));
+    expect(msg.indexOf(expected)).toBeGreaterThan(0);
+    expect(decodeEntry(asMessage(msg))?.state).toBe('OPEN');
   });
 });
