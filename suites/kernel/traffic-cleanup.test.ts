@@ -37,11 +37,13 @@ describe('traffic cleanup', () => {
     try {
       const reportFile = join(dir, 'report.json');
       const resultsFile = join(dir, 'results.json');
+      const junitFile = join(dir, 'junit.xml');
       // A clean environment: not this run's session, not this worker's vitest variables.
       const env = [`PATH=${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, 'LC_ALL=C', `CTH_TRAFFIC_FAIL_REPORT=${reportFile}`];
       if (process.env.CI !== undefined) env.push(`CI=${process.env.CI}`);
       const run = await execute(
-        ['env', '-i', ...env, process.execPath, VITEST, 'run', '--config', CONFIG, '--reporter=json', `--outputFile=${resultsFile}`],
+        ['env', '-i', ...env, process.execPath, VITEST, 'run', '--config', CONFIG, '--reporter=json', `--outputFile.json=${resultsFile}`,
+          '--reporter=junit', `--outputFile.junit=${junitFile}`],
         { checkExitCode: false, timeout: 150_000 },
       );
       expect(run.exitCode, `child vitest: ${run.stderr.slice(-2000)}`).toBe(1);
@@ -50,9 +52,14 @@ describe('traffic cleanup', () => {
       const outcome = new Map(results.testResults.flatMap((f) => f.assertionResults).map((a) => [a.title, a]));
       const assertion = outcome.get('fails an assertion while a TCP and a UDP flow are running')?.failureMessages.join('\n');
       expect(assertion).toMatch(/deliberate failure/);
-      // The topology fixture attached the inspected namespace's state, live flows included.
-      expect(assertion).toMatch(/state of topology\.inspected cth-\S+ when the test failed[\s\S]*conntrack -L[\s\S]*(tcp|udp) /);
-      expect(assertion).toMatch(/table inet cth/);
+      // The topology fixture attached the inspected namespace's state: one line in the message, the
+      // sections (live flows, the zone's ruleset) in the report's body.
+      expect(assertion).toMatch(/state of topology\.inspected cth-\S+ when the test failed: [1-9]\d* conntrack entr(y|ies), \d+ addresses, nftables ruleset of [1-9]\d* lines/);
+      const junit = readFileSync(junitFile, 'utf8');
+      const failedCase = /<testcase[^>]*name="[^"]*fails an assertion while a TCP and a UDP flow are running"[^>]*>([\s\S]*?)<\/testcase>/.exec(junit)?.[1] ?? '';
+      const inspected = /<failure message="state of topology\.inspected[^"]*"[^>]*>([\s\S]*?)<\/failure>/.exec(failedCase)?.[1] ?? '';
+      expect(inspected, junit.slice(0, 3000)).toMatch(/--- conntrack table[\s\S]*(tcp|udp) /);
+      expect(inspected).toMatch(/table inet cth/);
       expect(outcome.get('fails in a wait that never ends')?.failureMessages.join('\n'))
         .toMatch(/WaitTimeoutError: timed out after \d+ ms .*waiting for something that never happens; last seen: the deliberate nothing/);
       expect(outcome.get('times out with a flow running')?.status).toBe('failed');
