@@ -24,6 +24,11 @@ export const ERROR_CODES = {
   NetlinkAbortError: ['ERR_ABORTED'],
   SocketClosedError: ['ERR_SOCKET_CLOSED'],
   SocketBusyError: ['ERR_SOCKET_BUSY'],
+  /** An adapter process (docs/adapters.md) as the system under test. */
+  AdapterError: [
+    'ERR_ADAPTER_CRASHED', 'ERR_ADAPTER_PROTOCOL', 'ERR_ADAPTER_TIMEOUT', 'ERR_ADAPTER_UNSUPPORTED', 'ERR_ADAPTER_FAILED',
+    'ERR_ADAPTER_CLOSED',
+  ],
   /** Thrown as plain HarnessErrors: each is one situation and needs no fields of its own. */
   HarnessError: [
     // the machine cannot run what was asked
@@ -312,6 +317,54 @@ export class SocketBusyError extends Base {
 
   constructor(operation: string, dumpSeq: number) {
     super('ERR_SOCKET_BUSY', `netlink ${operation} while dump seq ${dumpSeq} is still being read on this connection: finish or break out of the iteration first, or open a second client`);
+  }
+}
+
+export interface AdapterErrorDetail {
+  /** The adapter: hello's name, or its argv while hello has not answered. */
+  adapter: string;
+  /** What went wrong, or for UNSUPPORTED the adapter's reason (then the whole message). */
+  reason: string;
+  /** The request's op, when one was under way. */
+  op?: string | undefined;
+  /** The adapter's own `error.code` (EEXIST, UNSUPPORTED, ...) when it answered with one. */
+  adapterCode?: string | undefined;
+  /** The adapter's stderr: its last lines are quoted in the message. */
+  stderr?: string | undefined;
+}
+
+/**
+ * An adapter (docs/adapters.md) crashed, broke the protocol, did not answer in time, cannot do a
+ * request (UNSUPPORTED: the test is skipped), or answered a request with an error.
+ */
+export class AdapterError extends Base {
+  override name = 'AdapterError';
+  declare readonly code: CodeOf<'AdapterError'>;
+  readonly adapter: string;
+  readonly op: string | undefined;
+  readonly adapterCode: string | undefined;
+  declare readonly stderr: string;
+
+  constructor(code: CodeOf<'AdapterError'>, detail: AdapterErrorDetail) {
+    const stderr = detail.stderr?.trim() ?? '';
+    const lines = stderr === '' ? [] : stderr.split('\n');
+    const tail = lines.slice(-STDERR_TAIL_LINES).map((l) => `  ${l}`);
+    const heading = lines.length > STDERR_TAIL_LINES ? `stderr (last ${STDERR_TAIL_LINES} of ${lines.length} lines):` : 'stderr:';
+    // UNSUPPORTED's message is the adapter's reason alone: it becomes the skip note as it is.
+    const message = code === 'ERR_ADAPTER_UNSUPPORTED'
+      ? detail.reason
+      : [`adapter ${detail.adapter}: ${detail.reason}`, ...(tail.length > 0 ? [heading, ...tail] : [])].join('\n');
+    super(code, message);
+    this.adapter = detail.adapter;
+    this.op = detail.op;
+    this.adapterCode = detail.adapterCode;
+    // Not enumerable: the message quotes what matters, a report need not print it all again.
+    Object.defineProperty(this, 'stderr', { value: stderr, enumerable: false });
+  }
+
+  // As CommandError's: vitest would print the whole stderr under the message otherwise.
+  toJSON(): { code: string; adapter: string; op: string | undefined; adapterCode: string | undefined } {
+    return { code: this.code, adapter: this.adapter, op: this.op, adapterCode: this.adapterCode };
   }
 }
 

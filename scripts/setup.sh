@@ -3,14 +3,16 @@
 # the kernel suites drive (only those missing), then the npm dependencies. Run as root.
 #   ./scripts/setup.sh        the suites' tools, npm ci, conntrack-tools 1.4.6 and 1.4.8 for the oracle
 #   ./scripts/setup.sh --vm   also what npm run test:vm needs (qemu, busybox, cpio, module tools)
+#   ./scripts/setup.sh --adapters   also what the reference adapters need (adapters/nfct-ctypes,
+#                             adapters/pyroute2): python3, python3-pyroute2, libnetfilter-conntrack3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 declare -A wanted=([conntrack]=conntrack [ip]=iproute2 [nft]=nftables [socat]=socat [ping]=iputils-ping [patchelf]=patchelf [dpkg-deb]=dpkg)
 case "${1:-}" in
   --vm) wanted+=([qemu-system-x86_64]=qemu-system-x86 [cpio]=cpio [xz]=xz-utils [zstd]=zstd [depmod]=kmod [gzip]=gzip) ;;
-  "") ;;
-  *) echo "setup: unknown option $1 (usage: scripts/setup.sh [--vm])" >&2; exit 2 ;;
+  --adapters | "") ;;
+  *) echo "setup: unknown option $1 (usage: scripts/setup.sh [--vm|--adapters])" >&2; exit 2 ;;
 esac
 missing=()
 for tool in "${!wanted[@]}"; do
@@ -20,6 +22,14 @@ done
 # The initramfs needs a statically linked busybox: Debian's plain busybox package is not one.
 if [ "${1:-}" = --vm ] && ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'; then
   missing+=(busybox-static)
+fi
+
+# The reference adapters run on Debian's python3 (the `python3` on PATH may be another one) with
+# Debian's pyroute2 and libnetfilter_conntrack: checked as packages, not as commands.
+if [ "${1:-}" = --adapters ]; then
+  for pkg in python3 python3-pyroute2 libnetfilter-conntrack3; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+  done
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then

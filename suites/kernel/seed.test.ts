@@ -7,7 +7,7 @@ import { ConntrackClient } from '../../harness/conntrack/client.ts';
 import { ConntrackOracle } from '../../harness/conntrack/oracle.ts';
 import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
 import { describe, expect } from '../../harness/fixtures/index.ts';
-import { CLIENT_IMPLEMENTATION, IMPLEMENTATIONS, implementationTest, type ImplementationContext } from '../../harness/fixtures/implementations.ts';
+import { CLIENT_IMPLEMENTATION, IMPLEMENTATIONS, implementationTest, skipWhenUnsupported, UNDER_TEST, type ImplementationContext } from '../../harness/fixtures/implementations.ts';
 
 const FAMILIES = {
   ipv4: { a: '1.1.1.1', b: '2.2.2.2', icmp: 'icmp', echo: 8 },
@@ -35,7 +35,8 @@ const CREATORS = {
   }),
 };
 
-const MATRIX = IMPLEMENTATIONS.flatMap((variant) =>
+// Every implementation, and the one CTH_SUT chose when it is none of them (an adapter).
+const MATRIX = [...IMPLEMENTATIONS, ...UNDER_TEST.filter((v) => !IMPLEMENTATIONS.includes(v))].flatMap((variant) =>
   (variant === CLIENT_IMPLEMENTATION ? (['oracle', 'client'] as const) : (['oracle'] as const)).map((creator) => ({ variant, creator })),
 );
 
@@ -64,7 +65,7 @@ for (const { variant, creator } of MATRIX) {
         return { keys, expectLeft };
       }
 
-      test('lists the ICMP, TCP and UDP entries of its zone', async ({ implementation, oracle, zone, neighbourZone, neighbourNetns, netns }) => {
+      test('lists the ICMP, TCP and UDP entries of its zone', async ({ implementation, oracle, zone, neighbourZone, neighbourNetns, netns, skip, annotate }) => skipWhenUnsupported({ skip, annotate }, async () => {
         const ctx = { implementation, oracle, zone, neighbourZone, neighbourNetns, netns };
         const { keys, expectLeft } = await seed(ctx);
         const listed = await ctx.implementation.list({ zone: ctx.zone });
@@ -73,10 +74,10 @@ for (const { variant, creator } of MATRIX) {
         expect(tcp?.state).toBe('ESTABLISHED');
         expect(listed.every((e) => e.zone === ctx.zone)).toBe(true);
         await expectLeft([keys.icmp, keys.tcp, keys.udp]);
-      });
+      }));
 
       for (const which of ['icmp', 'tcp', 'udp'] as const) {
-        test(`deletes the ${which.toUpperCase()} entry and nothing else`, async ({ implementation, oracle, zone, neighbourZone, neighbourNetns, netns }) => {
+        test(`deletes the ${which.toUpperCase()} entry and nothing else`, async ({ implementation, oracle, zone, neighbourZone, neighbourNetns, netns, skip, annotate }) => skipWhenUnsupported({ skip, annotate }, async () => {
           const ctx = { implementation, oracle, zone, neighbourZone, neighbourNetns, netns };
           const { keys, expectLeft } = await seed(ctx);
           const result = await ctx.implementation.delete([keys[which]]);
@@ -84,10 +85,10 @@ for (const { variant, creator } of MATRIX) {
           expect(result.notFound).toEqual([]);
           expect(result.failed).toEqual([]);
           await expectLeft(Object.values(keys).filter((k) => k !== keys[which]));
-        });
+        }));
       }
 
-      test('deletes all three at once', async ({ implementation, oracle, zone, neighbourZone, neighbourNetns, netns }) => {
+      test('deletes all three at once', async ({ implementation, oracle, zone, neighbourZone, neighbourNetns, netns, skip, annotate }) => skipWhenUnsupported({ skip, annotate }, async () => {
         const ctx = { implementation, oracle, zone, neighbourZone, neighbourNetns, netns };
         const { keys, expectLeft } = await seed(ctx);
         const result = await ctx.implementation.delete([keys.icmp, keys.tcp, keys.udp]);
@@ -95,7 +96,7 @@ for (const { variant, creator } of MATRIX) {
         expect(result.notFound).toEqual([]);
         expect(result.failed).toEqual([]);
         await expectLeft([]);
-      });
+      }));
     });
   }
 }

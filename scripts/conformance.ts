@@ -1,0 +1,124 @@
+// `npm run conformance -- --sut <client|cli|nfct-ctypes|pyroute2|PATH>`: runs the seed and generic
+// suites against one implementation (CTH_SUT, docs/adapters.md) through vitest's node API, and
+// writes what each case did, per protocol and family, to reports/conformance-<name>.json and .md.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import { startVitest } from 'vitest/node';
+import { firstErrorLine, skipReason } from '../harness/fixtures/summary.ts';
+import { collectEnvironment, describeEnvironment } from '../harness/os/doctor.ts';
+import { EXIT_FAILED, EXIT_OK, scriptArgs } from '../harness/os/args.ts';
+import { ValidationError } from '../harness/errors.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The reference adapters, by name (docs/adapters.md). */
+const ADAPTERS: Record<string, string> = {
+  'nfct-ctypes': join(ROOT, 'adapters/nfct-ctypes/adapter.py'),
+  pyroute2: join(ROOT, 'adapters/pyroute2/adapter.py'),
+};
+const SUITES = ['suites/kernel/seed.test.ts', 'suites/kernel/protocols.test.ts'];
+
+const HELP = `usage: npm run conformance -- --sut <client|cli|nfct-ctypes|pyroute2|PATH> [--out DIR]
+
+Runs the seed and generic suites against one conntrack implementation (root): the harness's
+client, the conntrack CLI, a reference adapter (adapters/), or any adapter executable speaking the
+protocol of docs/adapters.md. Writes DIR/conformance-<name>.json and .md (default DIR: reports):
+every case per protocol and family, passed, failed (with the first difference) or skipped (with
+the reason).
+
+  --sut S      what to test (required)
+  --out DIR    where the report goes (default reports)
+  -h, --help   show this help
+
+Exit codes: 0 every case passed or was skipped, 1 a case failed, 2 bad usage.`;
+
+const { sut, name, out } = scriptArgs({
+  name: 'conformance',
+  help: HELP,
+  options: { sut: { type: 'string' }, out: { type: 'string', default: 'reports' } },
+  check: ({ values }) => {
+    const chosen = values.sut;
+    if (!chosen) throw new ValidationError('ERR_INVALID_ARGUMENT', '--sut', chosen, '--sut is required: client, cli, nfct-ctypes, pyroute2 or the path of an adapter');
+    const path = ADAPTERS[chosen];
+    if (chosen === 'client' || chosen === 'cli') return { sut: chosen, name: chosen, out: values.out };
+    return { sut: path ?? resolve(chosen), name: path ? chosen : basename(chosen).replace(/\.[a-z]+$/, ''), out: values.out };
+  },
+});
+
+interface CaseResult {
+  /** The describe block: `udp ipv4 [client]`, `seed suite [client, created by oracle] ipv4`. */
+  group: string;
+  case: string;
+  protocol: string;
+  family: string;
+  implementation: string;
+  state: 'passed' | 'failed' | 'skipped';
+  /** The first difference of a failure, or the reason of a skip. */
+  detail?: string;
+}
+
+/** Protocol, family and implementation from the suites' describe names. */
+function whereOf(group: string): Pick<CaseResult, 'protocol' | 'family' | 'implementation'> {
+  const generic = /^(\S+) (ipv4|ipv6) \[([^\]]+)\]$/.exec(group);
+  if (generic) return { protocol: generic[1]!, family: generic[2]!, implementation: generic[3]! };
+  const seed = /^seed suite \[([^,\]]+)(?:, (created by [^\]]+))?\] (ipv4|ipv6)$/.exec(group);
+  if (seed) return { protocol: `seed${seed[2] ? `, ${seed[2]}` : ''}`, family: seed[3]!, implementation: seed[1]! };
+  return { protocol: '-', family: '-', implementation: '-' };
+}
+
+function resultOf(test: TestCase): CaseResult {
+  const group = test.parent.type === 'suite' ? test.parent.fullName : '';
+  const { state } = test.result();
+  const base = { group, case: test.name.replace(/ \(skipped: .*\)$/, ''), ...whereOf(group) };
+  if (state === 'failed') return { ...base, state, detail: firstErrorLine(test).split('\n')[0] };
+  if (state === 'skipped') return { ...base, state, detail: skipReason(test) };
+  return { ...base, state: 'passed' };
+}
+
+const results: CaseResult[] = [];
+const collector: Reporter = {
+  onTestRunEnd(modules: ReadonlyArray<TestModule>) {
+    for (const module of modules) for (const test of module.children.allTests()) results.push(resultOf(test));
+  },
+};
+
+process.env.CTH_SUT = sut;
+console.error(`conformance: ${SUITES.join(', ')} against ${sut}`);
+const vitest = await startVitest('test', SUITES, { run: true, watch: false, project: ['kernel'], reporters: ['dot', collector] });
+await vitest.close();
+
+// The rows of this implementation: the seed suite also runs the client and the CLI beside it.
+const others = new Set(sut === 'client' ? ['conntrack-cli'] : sut === 'cli' ? ['client'] : ['client', 'conntrack-cli']);
+const mine = results.filter((r) => !others.has(r.implementation));
+const implementation = [...new Set(mine.map((r) => r.implementation))].join(', ');
+const count = (state: CaseResult['state']) => mine.filter((r) => r.state === state).length;
+const report = {
+  sut: name, implementation, command: sut, environment: describeEnvironment(await collectEnvironment()),
+  date: new Date().toISOString(), passed: count('passed'), failed: count('failed'), skipped: count('skipped'), cases: mine,
+};
+
+const columns = [...new Set(mine.map((r) => `${r.protocol} ${r.family}`))];
+const rows = [...new Set(mine.map((r) => r.case))];
+const cell = (c: string, col: string) => {
+  const r = mine.find((x) => x.case === c && `${x.protocol} ${x.family}` === col);
+  return !r ? '' : r.state === 'passed' ? 'pass' : r.state === 'failed' ? '**FAIL**' : 'skip';
+};
+const md = [
+  `## Conformance: ${name} (${implementation})`,
+  '',
+  `${report.passed} passed, ${report.failed} failed, ${report.skipped} skipped; ${report.environment}; ${report.date.slice(0, 10)}`,
+  '',
+  `| case | ${columns.join(' | ')} |`,
+  `|---|${columns.map(() => '---').join('|')}|`,
+  ...rows.map((c) => `| ${c} | ${columns.map((col) => cell(c, col)).join(' | ')} |`),
+  '',
+  ...(report.failed > 0 ? ['Failures (the first difference):', '', ...mine.filter((r) => r.state === 'failed').map((r) => `- ${r.protocol} ${r.family}, ${r.case}: ${r.detail}`), ''] : []),
+  ...(report.skipped > 0 ? ['Skips:', '', ...[...new Set(mine.filter((r) => r.state === 'skipped').map((r) => r.detail))].map((why) => `- ${mine.filter((r) => r.state === 'skipped' && r.detail === why).length} cases: ${why}`), ''] : []),
+].join('\n');
+
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, `conformance-${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(join(out, `conformance-${name}.md`), `${md}\n`);
+console.log(`conformance ${name}: ${report.passed} passed, ${report.failed} failed, ${report.skipped} skipped; wrote ${join(out, `conformance-${name}.md`)} and .json`);
+process.exitCode = report.failed > 0 || mine.length === 0 ? EXIT_FAILED : EXIT_OK;
