@@ -1,7 +1,7 @@
 // `npm run conformance -- --sut <client|cli|nfct-ctypes|pyroute2|PATH>`: runs the seed and generic
 // suites against one implementation (CTH_SUT, docs/adapters.md) through vitest's node API, and
 // writes what each case did, per protocol and family, to reports/conformance-<name>.json and .md.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
@@ -10,6 +10,9 @@ import { firstErrorLine, skipReason } from '../harness/fixtures/summary.ts';
 import { collectEnvironment, describeEnvironment } from '../harness/os/doctor.ts';
 import { EXIT_FAILED, EXIT_OK, scriptArgs } from '../harness/os/args.ts';
 import { ValidationError } from '../harness/errors.ts';
+import { openAdapter } from '../harness/conntrack/adapter.ts';
+import { ConntrackOracle } from '../harness/conntrack/oracle.ts';
+import { Netns } from '../harness/os/netns.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The reference adapters, by name (docs/adapters.md). */
@@ -19,7 +22,7 @@ const ADAPTERS: Record<string, string> = {
 };
 const SUITES = ['suites/kernel/seed.test.ts', 'suites/kernel/protocols.test.ts'];
 
-const HELP = `usage: npm run conformance -- --sut <client|cli|nfct-ctypes|pyroute2|PATH> [--out DIR]
+const HELP = `usage: npm run conformance -- --sut <client|cli|nfct-ctypes|pyroute2|PATH> [--args JSON] [--out DIR]
 
 Runs the seed and generic suites against one conntrack implementation (root): the harness's
 client, the conntrack CLI, a reference adapter (adapters/), or any adapter executable speaking the
@@ -28,21 +31,35 @@ every case per protocol and family, passed, failed (with the first difference) o
 the reason).
 
   --sut S      what to test (required)
+  --args JSON  extra argv for an adapter, a JSON array (CTH_SUT_ARGS); the report's name gets them
   --out DIR    where the report goes (default reports)
   -h, --help   show this help
 
 Exit codes: 0 every case passed or was skipped, 1 a case failed, 2 bad usage.`;
 
-const { sut, name, out } = scriptArgs({
+const { sut, name, out, args } = scriptArgs({
   name: 'conformance',
   help: HELP,
-  options: { sut: { type: 'string' }, out: { type: 'string', default: 'reports' } },
+  options: { sut: { type: 'string' }, args: { type: 'string' }, out: { type: 'string', default: 'reports' } },
   check: ({ values }) => {
     const chosen = values.sut;
     if (!chosen) throw new ValidationError('ERR_INVALID_ARGUMENT', '--sut', chosen, '--sut is required: client, cli, nfct-ctypes, pyroute2 or the path of an adapter');
     const path = ADAPTERS[chosen];
-    if (chosen === 'client' || chosen === 'cli') return { sut: chosen, name: chosen, out: values.out };
-    return { sut: path ?? resolve(chosen), name: path ? chosen : basename(chosen).replace(/\.[a-z]+$/, ''), out: values.out };
+    let args: unknown = [];
+    try {
+      if (values.args !== undefined) args = JSON.parse(values.args);
+    } catch {
+      args = undefined;
+    }
+    if (!Array.isArray(args) || !args.every((a) => typeof a === 'string' && /^[\w.=-]+$/.test(a))) {
+      throw new ValidationError('ERR_INVALID_ARGUMENT', '--args', values.args, '--args must be a JSON array of plain words, e.g. ["--api","conntrack"]');
+    }
+    if (chosen === 'client' || chosen === 'cli') {
+      if (args.length > 0) throw new ValidationError('ERR_INVALID_ARGUMENT', '--args', values.args, '--args applies to an adapter only');
+      return { sut: chosen, name: chosen, out: values.out, args };
+    }
+    const base = path ? chosen : basename(chosen).replace(/\.[a-z]+$/, '');
+    return { sut: path ?? resolve(chosen), name: [base, ...args.map((a) => a.replace(/^-+/, ''))].join('-'), out: values.out, args };
   },
 });
 
@@ -76,6 +93,21 @@ function resultOf(test: TestCase): CaseResult {
   return { ...base, state: 'passed' };
 }
 
+/** What the system says it is: hello's name and version for an adapter (asked in a namespace of its own). */
+async function versionOf(): Promise<string> {
+  await using ns = await Netns.create();
+  if (sut === 'client') {
+    return `conntrack-harness ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}`;
+  }
+  if (sut === 'cli') return `conntrack-tools ${await new ConntrackOracle({ netns: ns.name }).version()}`;
+  const adapter = await openAdapter([sut, ...args], ns.name);
+  try {
+    return `${adapter.hello?.name ?? name} ${adapter.hello?.version ?? ''}`.trim();
+  } finally {
+    await adapter.close();
+  }
+}
+
 const results: CaseResult[] = [];
 const collector: Reporter = {
   onTestRunEnd(modules: ReadonlyArray<TestModule>) {
@@ -84,6 +116,7 @@ const collector: Reporter = {
 };
 
 process.env.CTH_SUT = sut;
+if (args.length > 0) process.env.CTH_SUT_ARGS = JSON.stringify(args);
 console.error(`conformance: ${SUITES.join(', ')} against ${sut}`);
 const vitest = await startVitest('test', SUITES, { run: true, watch: false, project: ['kernel'], reporters: ['dot', collector] });
 await vitest.close();
@@ -94,7 +127,7 @@ const mine = results.filter((r) => !others.has(r.implementation));
 const implementation = [...new Set(mine.map((r) => r.implementation))].join(', ');
 const count = (state: CaseResult['state']) => mine.filter((r) => r.state === state).length;
 const report = {
-  sut: name, implementation, command: sut, environment: describeEnvironment(await collectEnvironment()),
+  sut: name, implementation, version: await versionOf(), command: [sut, ...args].join(' '), environment: describeEnvironment(await collectEnvironment()),
   date: new Date().toISOString(), passed: count('passed'), failed: count('failed'), skipped: count('skipped'), cases: mine,
 };
 
@@ -105,7 +138,7 @@ const cell = (c: string, col: string) => {
   return !r ? '' : r.state === 'passed' ? 'pass' : r.state === 'failed' ? '**FAIL**' : 'skip';
 };
 const md = [
-  `## Conformance: ${name} (${implementation})`,
+  `## Conformance: ${name} (${report.version})`,
   '',
   `${report.passed} passed, ${report.failed} failed, ${report.skipped} skipped; ${report.environment}; ${report.date.slice(0, 10)}`,
   '',
