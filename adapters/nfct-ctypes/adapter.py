@@ -8,20 +8,31 @@
 # and delete (NFCT_Q_DESTROY per entry, as Neutron's netlink_lib does). Filters are applied here,
 # in Python, on what the dump returned.
 #
+# What is the harness's and not the library's (the entry model, checking requests, filters, the
+# request loop) is adapters/common/harness_model.py, shared with the pyroute2 adapter.
+#
 # Options:
 #   --break drop-zone-on-delete   deletes do not set ATTR_ZONE (a deliberately broken variant)
 # Stdlib only.
 import ctypes
 import errno
-import ipaddress
-import json
 import os
 import socket
 import subprocess
 import sys
 
+# harness_model.py is in adapters/common, beside this adapter's directory and on no path Python
+# searches: found from this file's real location (any working directory, a symlinked adapter).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), '..', 'common'))
+sys.dont_write_bytecode = True  # no __pycache__ left in adapters/common (the package ships that directory)
+from harness_model import (  # noqa: E402
+    ICMP_PROTOCOLS, PORT_PROTOCOLS, PROTOCOL_NAMES, Adapter, AdapterError, family_of, log,
+    protocol_number, serve, set_log_name, state_name, status_bits, status_names,
+)
+
 NAME = 'nfct-ctypes'
 LIBRARY = 'libnetfilter_conntrack.so.3'
+set_log_name(NAME)
 
 # --- libnetfilter_conntrack.h (1.0.9) ------------------------------------------------------------
 CONNTRACK = 1  # NFNL_SUBSYS_CTNETLINK
@@ -82,61 +93,12 @@ NFCT_Q_GET = 3
 NFCT_Q_DUMP = 5
 # nfct_setobjopt options
 NFCT_SOPT_SETUP_REPLY = 5
-
-# --- the harness's entry model (docs/client.md, harness/conntrack/entry.ts) -----------------------
-PROTOCOLS = {
-    'icmp': 1, 'igmp': 2, 'tcp': 6, 'udp': 17, 'dccp': 33, 'gre': 47, 'esp': 50, 'ah': 51,
-    'icmpv6': 58, 'ospf': 89, 'pim': 103, 'vrrp': 112, 'sctp': 132, 'udplite': 136,
-}
-PROTOCOL_NAMES = {n: name for name, n in PROTOCOLS.items()}
-PORT_PROTOCOLS = {6, 17, 33, 47, 132, 136}  # tcp udp dccp gre(keys) sctp udplite
-ICMP_PROTOCOLS = {1, 58}
-STATUS_BITS = [
-    'EXPECTED', 'SEEN_REPLY', 'ASSURED', 'CONFIRMED', 'SRC_NAT', 'DST_NAT', 'SEQ_ADJUST',
-    'SRC_NAT_DONE', 'DST_NAT_DONE', 'DYING', 'FIXED_TIMEOUT', 'TEMPLATE', 'UNTRACKED', 'HELPER',
-    'OFFLOAD', 'HW_OFFLOAD',
-]
-STATE_NAMES = {
-    6: ['NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK',
-        'TIME_WAIT', 'CLOSE', 'SYN_SENT2'],
-    132: ['NONE', 'CLOSED', 'COOKIE_WAIT', 'COOKIE_ECHOED', 'ESTABLISHED', 'SHUTDOWN_SENT',
-          'SHUTDOWN_RECD', 'SHUTDOWN_ACK_SENT', 'HEARTBEAT_SENT', 'HEARTBEAT_ACKED'],
-    33: ['NONE', 'REQUEST', 'RESPOND', 'PARTOPEN', 'OPEN', 'CLOSEREQ', 'CLOSING', 'TIMEWAIT',
-         'IGNORE', 'INVALID'],
-}
+# the state attribute of each protocol the model has states of
 STATE_ATTR = {6: ATTR_TCP_STATE, 132: ATTR_SCTP_STATE, 33: ATTR_DCCP_STATE}
-DEFAULT_TIMEOUT = 120
-FILTER_KEYS = {
-    'zone', 'origZone', 'replyZone', 'family', 'protocol', 'src', 'dst', 'replySrc', 'replyDst',
-    'sport', 'dport', 'mark', 'status', 'state', 'nat',
-}
-# Keys a create entry may carry; the read-only fields of a listed entry are accepted and not sent.
-CREATE_KEYS = {
-    'family', 'protocol', 'src', 'dst', 'sport', 'dport', 'icmpType', 'icmpCode', 'icmpId', 'zone',
-    'origZone', 'replyZone', 'reply', 'timeout', 'mark', 'status', 'state', 'labels', 'snat', 'dnat',
-}
-READ_ONLY_KEYS = {'id', 'use', 'counters', 'timestamp'}
-CHANGE_KEYS = {'mark', 'markMask', 'timeout', 'status', 'labels'}
-OPERATIONS = ['list', 'count', 'create', 'delete', 'deleteMatching', 'get', 'update']
-
-
-class AdapterError(Exception):
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def invalid(message):
-    return AdapterError('EINVAL', message)
 
 
 def errno_error(call, err):
     return AdapterError(errno.errorcode.get(err, 'E%d' % err), '%s: %s' % (call, os.strerror(err)))
-
-
-def log(*parts):
-    print(NAME + ':', *parts, file=sys.stderr, flush=True)
 
 
 # --- the library --------------------------------------------------------------------------------
@@ -287,12 +249,9 @@ def read_entry(lib, ct):
         e['timeout'] = lib.nfct_get_attr_u32(ct, ATTR_TIMEOUT)
     e['mark'] = lib.nfct_get_attr_u32(ct, ATTR_MARK) if is_set(ATTR_MARK) else 0
     if is_set(ATTR_STATUS):
-        bits = lib.nfct_get_attr_u32(ct, ATTR_STATUS)
-        e['status'] = [name for i, name in enumerate(STATUS_BITS) if bits & (1 << i)]
+        e['status'] = status_names(lib.nfct_get_attr_u32(ct, ATTR_STATUS))
     if l4 in STATE_ATTR and is_set(STATE_ATTR[l4]):
-        n = lib.nfct_get_attr_u8(ct, STATE_ATTR[l4])
-        names = STATE_NAMES[l4]
-        e['state'] = names[n] if n < len(names) else str(n)
+        e['state'] = state_name(l4, lib.nfct_get_attr_u8(ct, STATE_ATTR[l4]))
     if is_set(ATTR_ID):
         e['id'] = lib.nfct_get_attr_u32(ct, ATTR_ID)
     if is_set(ATTR_USE):
@@ -307,99 +266,6 @@ def read_entry(lib, ct):
         if p:
             e['helper'] = ctypes.string_at(p).decode('ascii', 'replace')
     return e
-
-
-# --- input validation ---------------------------------------------------------------------------
-def is_int(v, lo, hi):
-    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
-
-
-def protocol_number(p, field='protocol'):
-    if is_int(p, 0, 255):
-        return p
-    if isinstance(p, str) and p in PROTOCOLS:
-        return PROTOCOLS[p]
-    raise invalid('%s: unknown protocol %r' % (field, p))
-
-
-def parse_address(v, field):
-    try:
-        return ipaddress.ip_address(v)
-    except (ValueError, TypeError):
-        raise invalid('%s: not an IP address: %r' % (field, v))
-
-
-def status_bits(names, field='status'):
-    if not isinstance(names, list):
-        raise invalid('%s: a list of flag names expected' % field)
-    bits = 0
-    for n in names:
-        if n not in STATUS_BITS:
-            raise invalid('%s: unknown status flag %r' % (field, n))
-        bits |= 1 << STATUS_BITS.index(n)
-    return bits
-
-
-def labels_of(v, field):
-    if not isinstance(v, list) or not all(is_int(b, 0, 127) for b in v):
-        raise invalid('%s: a list of label bits 0..127 expected' % field)
-    return set(v)
-
-
-def parse_tuple(t, l4, field, af=None):
-    """src/dst (and ports or ICMP fields) of a tuple, checked; returns (af, dict)."""
-    if not isinstance(t, dict):
-        raise invalid('%s: an object expected' % field)
-    src = parse_address(t.get('src'), field + '.src')
-    dst = parse_address(t.get('dst'), field + '.dst')
-    if src.version != dst.version:
-        raise invalid('%s: src and dst are of different families' % field)
-    taf = socket.AF_INET if src.version == 4 else socket.AF_INET6
-    if af is not None and taf != af:
-        raise invalid('%s: family does not match' % field)
-    out = {'src': str(src), 'dst': str(dst)}
-    if l4 in PORT_PROTOCOLS:
-        for k in ('sport', 'dport'):
-            if k in t:
-                if not is_int(t[k], 0, 65535):
-                    raise invalid('%s.%s: an integer 0..65535 expected' % (field, k))
-                out[k] = t[k]
-    elif l4 in ICMP_PROTOCOLS:
-        for k, hi in (('icmpType', 255), ('icmpCode', 255), ('icmpId', 65535)):
-            if k in t:
-                if not is_int(t[k], 0, hi):
-                    raise invalid('%s.%s: an integer 0..%d expected' % (field, k, hi))
-                out[k] = t[k]
-    return taf, out
-
-
-def parse_key(e, field='entry'):
-    """The lookup key of an input entry: family, protocol, tuple, zone(s); echoed in verdicts."""
-    if not isinstance(e, dict):
-        raise invalid('%s: an object expected' % field)
-    if 'protocol' not in e:
-        raise invalid('%s.protocol: missing' % field)
-    l4 = protocol_number(e['protocol'], field + '.protocol')
-    af, tup = parse_tuple(e, l4, field)
-    family = 'ipv4' if af == socket.AF_INET else 'ipv6'
-    if e.get('family', family) != family:
-        raise invalid('%s.family: %r does not match the addresses' % (field, e.get('family')))
-    if l4 in PORT_PROTOCOLS and not ('sport' in tup and 'dport' in tup):
-        raise invalid('%s: sport and dport are needed for protocol %s' % (field, e['protocol']))
-    if l4 in ICMP_PROTOCOLS and not all(k in tup for k in ('icmpType', 'icmpCode', 'icmpId')):
-        raise invalid('%s: icmpType, icmpCode and icmpId are needed for protocol %s' % (field, e['protocol']))
-    key = {'family': family, 'protocol': PROTOCOL_NAMES.get(l4, l4)}
-    key.update(tup)
-    zone = e.get('zone', 0)
-    if not is_int(zone, 0, 65535):
-        raise invalid('%s.zone: an integer 0..65535 expected' % field)
-    key['zone'] = zone
-    for k in ('origZone', 'replyZone'):
-        if k in e:
-            if not is_int(e[k], 0, 65535):
-                raise invalid('%s.%s: an integer 0..65535 expected' % (field, k))
-            key[k] = e[k]
-    return key
 
 
 # --- building an object -------------------------------------------------------------------------
@@ -449,7 +315,7 @@ class Ct:
 
 def set_key(ct, key, with_zone=True):
     """The original tuple (and zones) of `key`, as parse_key made it."""
-    af = socket.AF_INET if key['family'] == 'ipv4' else socket.AF_INET6
+    af = family_of(key)
     l4 = protocol_number(key['protocol'])
     ct.u8(ATTR_ORIG_L3PROTO, af)
     ct.u8(ATTR_ORIG_L4PROTO, l4)
@@ -470,61 +336,6 @@ def set_key(ct, key, with_zone=True):
     if 'replyZone' in key:
         ct.u16(ATTR_REPL_ZONE, key['replyZone'])
     return af, l4
-
-
-def parse_nat(v, field, af, l4):
-    if not isinstance(v, dict) or 'address' not in v:
-        raise invalid('%s: { address, port? } expected' % field)
-    a = parse_address(v['address'], field + '.address')
-    if (a.version == 4) != (af == socket.AF_INET):
-        raise invalid('%s.address: family does not match the entry' % field)
-    port = v.get('port')
-    if port is not None:
-        if not is_int(port, 0, 65535):
-            raise invalid('%s.port: an integer 0..65535 expected' % field)
-        if l4 not in PORT_PROTOCOLS:
-            raise invalid('%s.port: protocol has no ports' % field)
-    return a.packed, port
-
-
-def parse_create(e, i):
-    field = 'entries[%d]' % i
-    key = parse_key(e, field)
-    for k in e:
-        if k not in CREATE_KEYS and k not in READ_ONLY_KEYS:
-            raise AdapterError('UNSUPPORTED', '%s.%s: this adapter cannot create an entry with %s' % (field, k, k))
-    l4 = protocol_number(key['protocol'])
-    af = socket.AF_INET if key['family'] == 'ipv4' else socket.AF_INET6
-    spec = {'key': key}
-    timeout = e.get('timeout', DEFAULT_TIMEOUT)
-    if not is_int(timeout, 0, 0xFFFFFFFF):
-        raise invalid(field + '.timeout: an integer expected')
-    spec['timeout'] = timeout
-    if 'mark' in e:
-        if not is_int(e['mark'], 0, 0xFFFFFFFF):
-            raise invalid(field + '.mark: a u32 expected')
-        spec['mark'] = e['mark']
-    if 'status' in e:
-        spec['status'] = status_bits(e['status'], field + '.status')
-    state = e.get('state')
-    if state is None and l4 in (6, 132):
-        state = 'ESTABLISHED'
-    if state is not None:
-        if l4 not in STATE_NAMES or state not in STATE_NAMES[l4]:
-            raise invalid('%s.state: %r is not a state of %s' % (field, state, key['protocol']))
-        spec['state'] = STATE_NAMES[l4].index(state)
-    if 'labels' in e:
-        spec['labels'] = labels_of(e['labels'], field + '.labels')
-    if 'reply' in e:
-        if 'snat' in e or 'dnat' in e:
-            raise invalid(field + ': reply together with snat/dnat')
-        _, spec['reply'] = parse_tuple(e['reply'], l4, field + '.reply', af)
-        if l4 in PORT_PROTOCOLS and not ('sport' in spec['reply'] and 'dport' in spec['reply']):
-            raise invalid(field + '.reply: sport and dport are needed')
-    for k in ('snat', 'dnat'):
-        if k in e:
-            spec[k] = parse_nat(e[k], field + '.' + k, af, l4)
-    return spec
 
 
 def build_create(lib, spec):
@@ -560,160 +371,47 @@ def build_create(lib, spec):
     for k, (addr_attr4, addr_attr6, port_attr) in (('snat', (ATTR_SNAT_IPV4, ATTR_SNAT_IPV6, ATTR_SNAT_PORT)),
                                                    ('dnat', (ATTR_DNAT_IPV4, ATTR_DNAT_IPV6, ATTR_DNAT_PORT))):
         if k in spec:
-            packed, port = spec[k]
-            ct.buf(addr_attr4 if af == socket.AF_INET else addr_attr6, packed)
+            address, port = spec[k]
+            ct.buf(addr_attr4 if af == socket.AF_INET else addr_attr6, address.packed)
             if port is not None:
                 ct.u16(port_attr, socket.htons(port))
     return ct
 
 
-# --- filters ------------------------------------------------------------------------------------
-def in_prefix(text, net):
-    if text is None:
-        return False
-    a = ipaddress.ip_address(text)
-    return a.version == net.version and a in net
-
-
-def compile_filter(f):
-    if f is None:
-        f = {}
-    if not isinstance(f, dict):
-        raise invalid('filter: an object expected')
-    for k in f:
-        if k not in FILTER_KEYS:
-            raise AdapterError('UNSUPPORTED', 'filter key %r is not supported by this adapter' % k)
-    tests = []
-    for k in ('zone', 'origZone', 'replyZone'):
-        if k in f:
-            if not is_int(f[k], 0, 65535):
-                raise invalid('filter.%s: an integer 0..65535 expected' % k)
-            tests.append(lambda e, k=k, v=f[k]: e.get(k, 0) == v)
-    if 'family' in f:
-        if f['family'] not in ('ipv4', 'ipv6'):
-            raise invalid("filter.family: 'ipv4' or 'ipv6' expected")
-        tests.append(lambda e, v=f['family']: e['family'] == v)
-    if 'protocol' in f:
-        n = protocol_number(f['protocol'], 'filter.protocol')
-        tests.append(lambda e, n=n: protocol_number(e['protocol']) == n)
-    for k, get in (('src', lambda e: e.get('src')), ('dst', lambda e: e.get('dst')),
-                   ('replySrc', lambda e: e.get('reply', {}).get('src')),
-                   ('replyDst', lambda e: e.get('reply', {}).get('dst'))):
-        if k in f:
-            try:
-                net = ipaddress.ip_network(f[k], strict=False)
-            except (ValueError, TypeError):
-                raise invalid('filter.%s: not an address or prefix: %r' % (k, f[k]))
-            tests.append(lambda e, net=net, get=get: in_prefix(get(e), net))
-    for k in ('sport', 'dport'):
-        if k in f:
-            if not is_int(f[k], 0, 65535):
-                raise invalid('filter.%s: an integer 0..65535 expected' % k)
-            tests.append(lambda e, k=k, v=f[k]: e.get(k) == v)
-    if 'mark' in f:
-        m = f['mark']
-        if is_int(m, 0, 0xFFFFFFFF):
-            value, mask = m, 0xFFFFFFFF
-        elif isinstance(m, dict) and set(m) <= {'value', 'mask'} and is_int(m.get('value'), 0, 0xFFFFFFFF) \
-                and is_int(m.get('mask', 0xFFFFFFFF), 0, 0xFFFFFFFF):
-            value, mask = m['value'], m.get('mask', 0xFFFFFFFF)
-        else:
-            raise invalid('filter.mark: a u32 or { value, mask } expected')
-        if value & ~mask:
-            raise invalid('filter.mark: value has bits outside the mask')
-        tests.append(lambda e, value=value, mask=mask: (e.get('mark', 0) & mask) == value)
-    if 'status' in f:
-        bits = status_bits(f['status'], 'filter.status')
-        tests.append(lambda e, bits=bits: (status_bits(e.get('status', [])) & bits) == bits)
-    if 'state' in f:
-        if not isinstance(f['state'], str):
-            raise invalid('filter.state: a state name expected')
-        tests.append(lambda e, v=f['state']: e.get('state') == v)
-    if 'nat' in f:
-        wanted = {'src': {'SRC_NAT'}, 'dst': {'DST_NAT'}, 'any': {'SRC_NAT', 'DST_NAT'}}.get(f['nat'])
-        if wanted is None:
-            raise invalid("filter.nat: 'src', 'dst' or 'any' expected")
-        tests.append(lambda e, w=wanted: bool(w & set(e.get('status', []))))
-    family = {'ipv4': socket.AF_INET, 'ipv6': socket.AF_INET6}.get(f.get('family'), socket.AF_UNSPEC)
-    return family, (lambda e: all(t(e) for t in tests))
-
-
 # --- operations ---------------------------------------------------------------------------------
-class Adapter:
+class NfctAdapter(Adapter):
+    """The protocol's ops (harness_model.Adapter) through one nfct handle per request."""
+
     def __init__(self, lib, drop_zone_on_delete=False):
         self.lib = lib
         self.drop_zone_on_delete = drop_zone_on_delete
 
-    def hello(self, req):
-        if req.get('protocol') != 1:
-            raise AdapterError('EPROTONOSUPPORT', 'this adapter speaks protocol 1, not %r' % req.get('protocol'))
-        name = NAME + ('-broken-drop-zone-on-delete' if self.drop_zone_on_delete else '')
-        return {'name': name, 'version': library_version(), 'operations': OPERATIONS}
+    def identity(self):
+        return NAME + ('-broken-drop-zone-on-delete' if self.drop_zone_on_delete else ''), library_version()
 
-    def _list(self, flt):
-        family, match = compile_filter(flt)
-        fam = ctypes.c_uint32(family)
+    def session(self):
+        return Handle(self.lib)
+
+    def dump(self, family):
+        fam = ctypes.c_uint32({'ipv4': socket.AF_INET, 'ipv6': socket.AF_INET6}.get(family, socket.AF_UNSPEC))
         with Handle(self.lib) as h:
             h.query(NFCT_Q_DUMP, ctypes.byref(fam), 'nfct_query(NFCT_Q_DUMP)')
-            return [e for e in h.entries if match(e)]
+            return h.entries
 
-    def list(self, req):
-        return {'entries': self._list(req.get('filter'))}
+    def create_one(self, h, i, spec):
+        with build_create(self.lib, spec) as ct:
+            try:
+                h.query(NFCT_Q_CREATE, ct.p, 'nfct_query(NFCT_Q_CREATE) of entries[%d]' % i)
+            except AdapterError as err:
+                return err
+        return None
 
-    def count(self, req):
-        return {'count': len(self._list(req.get('filter')))}
-
-    def create(self, req):
-        entries = req.get('entries')
-        if not isinstance(entries, list):
-            raise invalid('entries: a list expected')
-        specs = [parse_create(e, i) for i, e in enumerate(entries)]  # every entry checked first
-        first = None
-        with Handle(self.lib) as h:
-            for i, spec in enumerate(specs):
-                with build_create(self.lib, spec) as ct:
-                    try:
-                        h.query(NFCT_Q_CREATE, ct.p, 'nfct_query(NFCT_Q_CREATE) of entries[%d]' % i)
-                    except AdapterError as err:
-                        log('create', json.dumps(spec['key']), err.code)
-                        first = first or err
-        if first:
-            raise first
-        return {}
-
-    def _delete_one(self, h, key):
+    def delete_one(self, h, key):
         with Ct(self.lib) as ct:
             set_key(ct, key, with_zone=not self.drop_zone_on_delete)
             h.query(NFCT_Q_DESTROY, ct.p, 'nfct_query(NFCT_Q_DESTROY)')
 
-    def _delete_keys(self, keys):
-        result = {'deleted': [], 'notFound': [], 'failed': []}
-        with Handle(self.lib) as h:
-            for key in keys:
-                try:
-                    self._delete_one(h, key)
-                    result['deleted'].append(key)
-                except AdapterError as err:
-                    if err.code == 'ENOENT':
-                        result['notFound'].append(key)
-                    else:
-                        result['failed'].append({'entry': key, 'error': {'code': err.code, 'message': err.message}})
-        return result
-
-    def delete(self, req):
-        entries = req.get('entries')
-        if not isinstance(entries, list):
-            raise invalid('entries: a list expected')
-        return self._delete_keys([parse_key(e, 'entries[%d]' % i) for i, e in enumerate(entries)])
-
-    def deleteMatching(self, req):
-        flt = req.get('filter')
-        if not isinstance(flt, dict) or not flt:
-            raise invalid('deleteMatching needs a filter with at least one criterion')
-        keys = [parse_key(e) for e in self._list(flt)]
-        return {'deleted': len(self._delete_keys(keys)['deleted'])}
-
-    def _get(self, h, key):
+    def get_one(self, h, key):
         h.entries = []
         with Ct(self.lib) as ct:
             set_key(ct, key)
@@ -725,71 +423,31 @@ class Adapter:
                 raise
         return h.entries[0] if h.entries else None
 
-    def get(self, req):
-        key = parse_key(req.get('entry'), 'entry')
-        with Handle(self.lib) as h:
-            return {'entry': self._get(h, key)}
-
-    def update(self, req):
-        entries = req.get('entries')
-        changes = req.get('changes')
-        if not isinstance(entries, list):
-            raise invalid('entries: a list expected')
-        if not isinstance(changes, dict) or not changes:
-            raise invalid('changes: an object with at least one change expected')
-        for k in changes:
-            if k not in CHANGE_KEYS:
-                raise AdapterError('UNSUPPORTED', 'this adapter cannot change %r' % k)
-        if 'mark' in changes and not is_int(changes['mark'], 0, 0xFFFFFFFF):
-            raise invalid('changes.mark: a u32 expected')
-        if 'markMask' in changes and (not is_int(changes['markMask'], 0, 0xFFFFFFFF) or 'mark' not in changes):
-            raise invalid('changes.markMask: a u32, with mark, expected')
-        if 'timeout' in changes and not is_int(changes['timeout'], 0, 0xFFFFFFFF):
-            raise invalid('changes.timeout: a u32 expected')
-        new_status = status_bits(changes['status'], 'changes.status') if 'status' in changes else None
-        labels = changes.get('labels')
-        if labels is not None:
-            if isinstance(labels, dict):
-                if not set(labels) <= {'add', 'remove'}:
-                    raise invalid('changes.labels: a list or { add, remove } expected')
-                labels = {k: labels_of(labels.get(k, []), 'changes.labels.' + k) for k in ('add', 'remove')}
-            else:
-                labels = labels_of(labels, 'changes.labels')
-        keys = [parse_key(e, 'entries[%d]' % i) for i, e in enumerate(entries)]
-        result = {'updated': [], 'notFound': [], 'failed': []}
-        with Handle(self.lib) as h:
-            for key in keys:
-                try:
-                    # Read the entry first: status flags can only be added to the current ones (the
-                    # kernel refuses to clear them), a masked mark and label edits start from it.
-                    current = self._get(h, key)
-                    if current is None:
-                        result['notFound'].append(key)
-                        continue
-                    with Ct(self.lib) as ct:
-                        set_key(ct, key)
-                        if 'mark' in changes:
-                            mask = changes.get('markMask', 0xFFFFFFFF)
-                            ct.u32(ATTR_MARK, (current.get('mark', 0) & ~mask & 0xFFFFFFFF) | (changes['mark'] & mask))
-                        if 'timeout' in changes:
-                            ct.u32(ATTR_TIMEOUT, changes['timeout'])
-                        if new_status is not None:
-                            ct.u32(ATTR_STATUS, status_bits(current.get('status', [])) | new_status)
-                        if labels is not None:
-                            if isinstance(labels, dict):
-                                bits = (set(current.get('labels', [])) | labels['add']) - labels['remove']
-                            else:
-                                bits = labels
-                            ct.labels(ATTR_CONNLABELS, bits)
-                            ct.labels(ATTR_CONNLABELS_MASK, range(128))
-                        h.query(NFCT_Q_UPDATE, ct.p, 'nfct_query(NFCT_Q_UPDATE)')
-                    result['updated'].append(key)
-                except AdapterError as err:
-                    if err.code == 'ENOENT':
-                        result['notFound'].append(key)
-                    else:
-                        result['failed'].append({'entry': key, 'error': {'code': err.code, 'message': err.message}})
-        return result
+    def update_one(self, h, key, changes):
+        # Read the entry first: status flags can only be added to the current ones (the kernel
+        # refuses to clear them), a masked mark and label edits start from it.
+        current = self.get_one(h, key)
+        if current is None:
+            return False
+        with Ct(self.lib) as ct:
+            set_key(ct, key)
+            if 'mark' in changes:
+                mask = changes.get('markMask', 0xFFFFFFFF)
+                ct.u32(ATTR_MARK, (current.get('mark', 0) & ~mask & 0xFFFFFFFF) | (changes['mark'] & mask))
+            if 'timeout' in changes:
+                ct.u32(ATTR_TIMEOUT, changes['timeout'])
+            if 'status' in changes:
+                ct.u32(ATTR_STATUS, status_bits(current.get('status', [])) | changes['status'])
+            if 'labels' in changes:
+                labels = changes['labels']
+                if isinstance(labels, dict):
+                    bits = (set(current.get('labels', [])) | labels['add']) - labels['remove']
+                else:
+                    bits = labels
+                ct.labels(ATTR_CONNLABELS, bits)
+                ct.labels(ATTR_CONNLABELS_MASK, range(128))
+            h.query(NFCT_Q_UPDATE, ct.p, 'nfct_query(NFCT_Q_UPDATE)')
+        return True
 
 
 def main(argv):
@@ -810,34 +468,10 @@ def main(argv):
     except OSError as e:
         log('cannot load %s: %s' % (LIBRARY, e))
         return 1
-    adapter = Adapter(lib, drop_zone)
+    adapter = NfctAdapter(lib, drop_zone)
     if drop_zone:
         log('deliberately broken: deletes do not set ATTR_ZONE')
-    out = sys.stdout
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        rid = None
-        try:
-            req = json.loads(line)
-            rid = req.get('id') if isinstance(req, dict) else None
-            if not is_int(rid, 1, 2 ** 53):
-                raise invalid('request without an integer id')
-            op = req.get('op')
-            if op != 'hello' and op not in OPERATIONS:
-                raise AdapterError('UNSUPPORTED', 'unknown op %r' % op)
-            resp = {'id': rid, 'ok': True, 'result': getattr(adapter, op)(req)}
-        except AdapterError as err:
-            resp = {'id': rid, 'ok': False, 'error': {'code': err.code, 'message': err.message}}
-        except Exception as e:  # a bug here, reported rather than crashing the session
-            log('internal error:', repr(e))
-            resp = {'id': rid, 'ok': False, 'error': {'code': 'EADAPTER', 'message': '%s: %s' % (type(e).__name__, e)}}
-        if rid is None or not is_int(rid, 1, 2 ** 53):
-            log('cannot answer a request without an id:', line.strip()[:200], resp['error']['message'] if not resp['ok'] else '')
-            continue
-        out.write(json.dumps(resp, separators=(',', ':')) + '\n')
-        out.flush()
-    return 0
+    return serve(adapter)
 
 
 if __name__ == '__main__':

@@ -64,7 +64,7 @@ describe('the package, installed by a consumer', () => {
 
   test('the tarball holds the build, the bin and the docs, and nothing of the repository\'s own', () => {
     const paths = packed.files.map((f) => f.path);
-    const outside = paths.filter((p) => !/^(dist\/.+\.(js|d\.ts)|bin\/conntrack-harness\.js|docs\/.+\.md|adapters\/(protocol\.schema\.json|[\w-]+\/(adapter\.py|README\.md))|README\.md|SECURITY\.md|package\.json)$/.test(p));
+    const outside = paths.filter((p) => !/^(dist\/.+\.(js|d\.ts)|bin\/conntrack-harness\.js|docs\/.+\.md|adapters\/(protocol\.schema\.json|[\w-]+\/(adapter\.py|README\.md)|common\/[\w-]+\.py)|README\.md|SECURITY\.md|package\.json)$/.test(p));
     expect(outside).toEqual([]);
     for (const entry of ['dist/index.js', 'dist/index.d.ts', 'dist/fixtures/index.js', 'dist/fixtures/global-setup.js', 'dist/fixtures/topology.js', 'dist/protocols/index.js', 'dist/cli.js']) {
       expect(paths, entry).toContain(entry);
