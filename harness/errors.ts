@@ -2,6 +2,7 @@
 // and is bound to its own `code`s by ERROR_CODES below, so callers and tests branch on `code`
 // without parsing messages, and no code is thrown by two classes.
 import { errnoName } from './netlink/constants.ts';
+import { quoteArgv } from './os/argv.ts';
 import type { CreateResult } from './conntrack/client.ts';
 
 /** Which class throws which codes: the one home of both lists. */
@@ -92,9 +93,12 @@ export class ValidationError extends Base {
 
 const STDERR_TAIL_LINES = 8;
 
-/** Shell-like quoting, for showing an argv in a message (never run through a shell). */
-function quoteArgv(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
+/** The message lines quoting a process's stderr: its last lines under a heading, none when it is empty. */
+function stderrTail(stderr: string): string[] {
+  const lines = stderr === '' ? [] : stderr.split('\n');
+  if (lines.length === 0) return [];
+  const heading = lines.length > STDERR_TAIL_LINES ? `stderr (last ${STDERR_TAIL_LINES} of ${lines.length} lines):` : 'stderr:';
+  return [heading, ...lines.slice(-STDERR_TAIL_LINES).map((l) => `  ${l}`)];
 }
 
 /**
@@ -116,10 +120,7 @@ export class CommandError extends Base {
     detail: { exitCode?: number | undefined; stdout?: string; stderr?: string; reason: string },
   ) {
     const stderr = detail.stderr?.trim() ?? '';
-    const lines = stderr === '' ? [] : stderr.split('\n');
-    const tail = lines.slice(-STDERR_TAIL_LINES).map((l) => `  ${l}`);
-    const heading = lines.length > STDERR_TAIL_LINES ? `stderr (last ${STDERR_TAIL_LINES} of ${lines.length} lines):` : 'stderr:';
-    super(code, [`${quoteArgv(argv)}: ${detail.reason}`, ...(tail.length > 0 ? [heading, ...tail] : [])].join('\n'));
+    super(code, [`${quoteArgv(argv)}: ${detail.reason}`, ...stderrTail(stderr)].join('\n'));
     for (const [key, value] of Object.entries({ argv, exitCode: detail.exitCode, stderr, stdout: detail.stdout ?? '' })) {
       Object.defineProperty(this, key, { value, enumerable: false });
     }
@@ -347,13 +348,10 @@ export class AdapterError extends Base {
 
   constructor(code: CodeOf<'AdapterError'>, detail: AdapterErrorDetail) {
     const stderr = detail.stderr?.trim() ?? '';
-    const lines = stderr === '' ? [] : stderr.split('\n');
-    const tail = lines.slice(-STDERR_TAIL_LINES).map((l) => `  ${l}`);
-    const heading = lines.length > STDERR_TAIL_LINES ? `stderr (last ${STDERR_TAIL_LINES} of ${lines.length} lines):` : 'stderr:';
     // UNSUPPORTED's message is the adapter's reason alone: it becomes the skip note as it is.
     const message = code === 'ERR_ADAPTER_UNSUPPORTED'
       ? detail.reason
-      : [`adapter ${detail.adapter}: ${detail.reason}`, ...(tail.length > 0 ? [heading, ...tail] : [])].join('\n');
+      : [`adapter ${detail.adapter}: ${detail.reason}`, ...stderrTail(stderr)].join('\n');
     super(code, message);
     this.adapter = detail.adapter;
     this.op = detail.op;

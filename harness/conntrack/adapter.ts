@@ -5,9 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { AdapterError, HarnessError, ValidationError } from '../errors.ts';
+import { quoteArgv } from '../os/argv.ts';
 import { effectiveArgv } from '../os/execute.ts';
+import { killGroup, releaseGroup, spawnInGroup, within } from '../os/processes.ts';
 import { canonicalAddress, familyOf } from './address.ts';
 import { assertProtocol, normalizeKey, type ConntrackEntry, type ConntrackKey, type EntryChanges, type EntryInput } from './entry.ts';
 import { isEmptyFilter, normalizeFilter, type ConntrackFilter } from './filter.ts';
@@ -72,23 +74,6 @@ function wire(value: unknown): string {
   return JSON.stringify(value, (key, v: unknown) => (key === 'timestamp' || typeof v === 'bigint' ? undefined : v));
 }
 
-/** Shell-like quoting, for naming an adapter by its argv (nothing runs through a shell). */
-function quoteArgv(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
-}
-
-/** Process groups of live adapters: SIGKILLed synchronously if this process exits first. */
-const liveGroups = new Set<number>();
-let exitHookInstalled = false;
-
-function killGroup(pgid: number): void {
-  try {
-    process.kill(-pgid, 'SIGKILL');
-  } catch {
-    // gone already
-  }
-}
-
 interface Pending {
   id: number;
   op: string;
@@ -132,32 +117,14 @@ export class AdapterImplementation implements ConntrackImplementation, AsyncDisp
     this.netns = netns;
     this.argv = [...argv];
     this.#timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const [file, ...args] = full as [string, ...string[]];
-    // detached: its own process group, so one kill(-pgid) also ends whatever the adapter forked;
-    // execa's own cleanup does not cover detached processes, the exit hook below does.
-    const child = execa(file, args, {
-      detached: true,
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      buffer: false,
-      reject: false,
-      killSignal: 'SIGKILL',
-      env: { LC_ALL: 'C' },
-    });
+    // Its own process group, so one kill(-pgid) also ends whatever the adapter forked.
+    const child = spawnInGroup(full, { stdin: 'pipe' });
     this.#child = child;
     void child.then(() => undefined, () => undefined);
     if (child.pid === undefined) {
       throw new AdapterError('ERR_ADAPTER_CRASHED', { adapter: this.name, reason: 'the process did not start' });
     }
     this.pid = child.pid;
-    liveGroups.add(this.pid);
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.once('exit', () => {
-        for (const pgid of liveGroups) killGroup(pgid);
-      });
-    }
     // EPIPE on stdin when it died first, a failed kill: the exit that follows reports them.
     child.on('error', () => {});
     child.stdin?.on('error', () => {});
@@ -168,7 +135,7 @@ export class AdapterImplementation implements ConntrackImplementation, AsyncDisp
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
     this.#exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     // A forked child that keeps the pipes open must not hold a report back for long.
-    this.#drained = this.#exited.then(() => Promise.race([closed, new Promise<void>((r) => setTimeout(r, DRAIN_MS))]));
+    this.#drained = this.#exited.then(() => within(closed, DRAIN_MS, undefined));
     child.once('exit', (exitCode, signal) => {
       // The response it wrote before dying may still be in the pipe: read it before calling this a crash.
       void this.#drained.then(() => {
@@ -213,8 +180,7 @@ export class AdapterImplementation implements ConntrackImplementation, AsyncDisp
     if (this.running) killGroup(this.pid);
     const name = this.name;
     // Bounded: a process SIGKILL cannot end (stuck in the kernel) must not hold the error back; close() reports it.
-    const gone = Promise.race([this.#drained, new Promise<void>((r) => setTimeout(r, EXIT_WAIT_MS).unref())]);
-    this.#failure = gone.then(() => new AdapterError(code, { adapter: name, reason, op: pending?.op, stderr: this.#stderr }));
+    this.#failure = within(this.#drained, EXIT_WAIT_MS, undefined).then(() => new AdapterError(code, { adapter: name, reason, op: pending?.op, stderr: this.#stderr }));
     void this.#failure.then((error) => pending?.reject(error));
     return this.#failure;
   }
@@ -291,7 +257,12 @@ export class AdapterImplementation implements ConntrackImplementation, AsyncDisp
     if (code === 'UNSUPPORTED') {
       throw new AdapterError('ERR_ADAPTER_UNSUPPORTED', { adapter: this.name, op, adapterCode: code, reason: message });
     }
-    throw new AdapterError('ERR_ADAPTER_FAILED', { adapter: this.name, op, adapterCode: code, reason: `${op} failed with ${code}: ${message}` });
+    throw this.#failed(op, response.error);
+  }
+
+  /** The adapter's answer `error` to `op` (or to one entry of it) as ERR_ADAPTER_FAILED. */
+  #failed(op: string, error: { code: string; message: string }, stderr?: string): AdapterError {
+    return new AdapterError('ERR_ADAPTER_FAILED', { adapter: this.name, op, adapterCode: error.code, reason: `${op} failed with ${error.code}: ${error.message}`, stderr });
   }
 
   /**
@@ -317,7 +288,7 @@ export class AdapterImplementation implements ConntrackImplementation, AsyncDisp
         notFound: r.notFound.map(toKey),
         failed: r.failed.map((f) => ({
           entry: toKey(f.entry),
-          error: new AdapterError('ERR_ADAPTER_FAILED', { adapter: this.name, op, adapterCode: f.error.code, reason: `${op} failed with ${f.error.code}: ${f.error.message}` }),
+          error: this.#failed(op, f.error),
         })),
       };
     });
@@ -326,9 +297,7 @@ export class AdapterImplementation implements ConntrackImplementation, AsyncDisp
   /** @internal openAdapter() sends it: the first request, and the only one before the adapter is known. */
   async start(): Promise<AdapterHello> {
     const response = await this.#request('hello', { protocol: 1 });
-    if (!response.ok) {
-      throw new AdapterError('ERR_ADAPTER_FAILED', { adapter: this.name, op: 'hello', adapterCode: response.error.code, reason: `hello failed with ${response.error.code}: ${response.error.message}`, stderr: this.#stderr });
-    }
+    if (!response.ok) throw this.#failed('hello', response.error, this.#stderr);
     this.#hello = response.result as unknown as AdapterHello;
     return this.#hello;
   }
@@ -378,10 +347,9 @@ export class AdapterImplementation implements ConntrackImplementation, AsyncDisp
   /** Kills the adapter (its whole process group) and waits until it has exited; later calls fail with ERR_ADAPTER_CLOSED. */
   async close(): Promise<void> {
     void this.#fail('ERR_ADAPTER_CLOSED', 'closed');
-    const exited = await Promise.race([this.#exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, EXIT_WAIT_MS, false).unref())]);
-    // Whatever it forked may outlive it: end the group too (a pgid with members is never reused).
-    killGroup(this.pid);
-    liveGroups.delete(this.pid);
+    const exited = await within(this.#exited.then(() => true), EXIT_WAIT_MS, false);
+    // Whatever it forked may outlive it: end the group too.
+    releaseGroup(this.pid);
     if (!exited) {
       throw new HarnessError('ERR_PROCESS_STUCK', `adapter ${this.name} [pid ${this.pid}] did not exit within ${EXIT_WAIT_MS} ms of SIGKILL`);
     }
@@ -394,21 +362,24 @@ export class AdapterImplementation implements ConntrackImplementation, AsyncDisp
 
 /** An adapter's entry in the model's canonical form: protocol names, canonical addresses. */
 function toEntry(raw: unknown): ConntrackEntry {
-  const entry = { ...(raw as ConntrackEntry) };
-  try {
+  return inModel(raw, () => {
+    const entry = { ...(raw as ConntrackEntry) };
     entry.protocol = assertProtocol(entry.protocol);
     entry.src = address(entry.src);
     entry.dst = address(entry.dst);
     if (entry.reply) entry.reply = { ...entry.reply, src: address(entry.reply.src), dst: address(entry.reply.dst) };
-  } catch (error) {
-    throw new ValidationError('ERR_INVALID_ENTRY', 'entry', raw, `an entry outside the model (${(error as Error).message}): ${JSON.stringify(raw).slice(0, 300)}`);
-  }
-  return entry;
+    return entry;
+  });
 }
 
 function toKey(raw: unknown): ConntrackKey {
+  return inModel(raw, () => normalizeKey(raw as EntryInput));
+}
+
+/** `read()` of an adapter's entry `raw`; what does not fit the model is ERR_INVALID_ENTRY, quoting the entry. */
+function inModel<T>(raw: unknown, read: () => T): T {
   try {
-    return normalizeKey(raw as EntryInput);
+    return read();
   } catch (error) {
     throw new ValidationError('ERR_INVALID_ENTRY', 'entry', raw, `an entry outside the model (${(error as Error).message}): ${JSON.stringify(raw).slice(0, 300)}`);
   }

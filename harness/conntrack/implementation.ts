@@ -1,6 +1,6 @@
 // The interface a conntrack implementation offers to the suites (list, get, create, update, delete,
 // deleteMatching, count). The ctnetlink client implements it; so does the CLI oracle, so suites are written once.
-import type { HarnessError } from '../errors.ts';
+import { isHarnessError, type HarnessError } from '../errors.ts';
 import type { ConntrackEntry, ConntrackKey, EntryChanges, EntryInput } from './entry.ts';
 import { normalizeKey } from './entry.ts';
 import type { ConntrackFilter } from './filter.ts';
@@ -43,30 +43,30 @@ export function oracleImplementation(cli: ConntrackOracle): ConntrackImplementat
     deleteMatching: (filter) => cli.deleteMatching(filter),
     get: (key) => cli.get(key),
     async update(entries, changes) {
-      const keys = entries.map((e) => normalizeKey(e));
-      const result: UpdateResult = { updated: [], notFound: [], failed: [] };
-      for (const key of keys) {
-        try {
-          const n = await cli.update(key, changes);
-          (n > 0 ? result.updated : result.notFound).push(key);
-        } catch (error) {
-          result.failed.push({ entry: key, error: error as HarnessError });
-        }
-      }
-      return result;
+      const { done, notFound, failed } = await perEntry(entries, (key) => cli.update(key, changes));
+      return { updated: done, notFound, failed };
     },
     async delete(entries) {
-      const keys = entries.map((e) => normalizeKey(e));
-      const result: DeleteResult = { deleted: [], notFound: [], failed: [] };
-      for (const key of keys) {
-        try {
-          const n = await cli.delete(key);
-          (n > 0 ? result.deleted : result.notFound).push(key);
-        } catch (error) {
-          result.failed.push({ entry: key, error: error as HarnessError });
-        }
-      }
-      return result;
+      const { done, notFound, failed } = await perEntry(entries, (key) => cli.delete(key));
+      return { deleted: done, notFound, failed };
     },
   };
+}
+
+/**
+ * One CLI run per entry, sorted by what it did: changed (`done`), matched nothing, or failed. A
+ * request the CLI cannot express at all (ERR_ORACLE_UNSUPPORTED, e.g. -U in a zone) is not one
+ * entry's failure: it is thrown, so a suite can skip what the CLI cannot do.
+ */
+async function perEntry(entries: readonly EntryInput[], run: (key: ConntrackKey) => Promise<number>) {
+  const result = { done: [] as ConntrackKey[], notFound: [] as ConntrackKey[], failed: [] as Array<{ entry: ConntrackKey; error: HarnessError }> };
+  for (const key of entries.map((e) => normalizeKey(e))) {
+    try {
+      (await run(key) > 0 ? result.done : result.notFound).push(key);
+    } catch (error) {
+      if (isHarnessError(error, 'ERR_ORACLE_UNSUPPORTED')) throw error;
+      result.failed.push({ entry: key, error: error as HarnessError });
+    }
+  }
+  return result;
 }

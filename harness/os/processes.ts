@@ -2,7 +2,7 @@
 // inside a namespace as argv, each in its own process group, and all SIGKILLed and awaited on dispose.
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { HarnessError, CommandError } from '../errors.ts';
 import { effectiveArgv } from './execute.ts';
 import { assertNetnsName } from './names.ts';
@@ -26,11 +26,53 @@ export interface ExitStatus {
 const DEFAULT_LIFETIME_MS = 300_000;
 const EXIT_WAIT_MS = 10_000;
 
-/** Process groups alive in this process: killed synchronously if the process exits first. */
+/** Process groups spawnInGroup() started and releaseGroup() has not ended: SIGKILLed synchronously if this process exits first. */
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
-function killGroup(pgid: number): void {
+/**
+ * Starts `argv` (as effectiveArgv() made it) detached: a session and process group of its own, so
+ * one kill(-pgid) also reaches whatever it forks. execa's own cleanup is off for detached
+ * processes; the group is tracked instead, SIGKILLed if this process exits before releaseGroup().
+ * An undefined pid means it did not start: the caller says so in its own terms.
+ */
+export function spawnInGroup(argv: readonly string[], options: { stdin: 'pipe' | 'ignore'; timeout?: number }): ResultPromise {
+  const [file, ...args] = argv as [string, ...string[]];
+  const subprocess = execa(file, args, {
+    detached: true,
+    stdin: options.stdin,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+    ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+    killSignal: 'SIGKILL',
+    env: { LC_ALL: 'C' },
+  });
+  if (subprocess.pid !== undefined) {
+    liveGroups.add(subprocess.pid);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once('exit', () => {
+        for (const pgid of liveGroups) killGroup(pgid);
+      });
+    }
+  }
+  return subprocess;
+}
+
+/**
+ * Ends a group spawnInGroup() started, once its leader has exited (or would not): SIGKILLs what is
+ * left of it, since forked children can outlive the leader, and stops tracking it. Only a group
+ * with members is killed: a pgid with members cannot be reused, so this never reaches another process.
+ */
+export function releaseGroup(pgid: number): void {
+  if (groupMembers(pgid).length > 0) killGroup(pgid);
+  liveGroups.delete(pgid);
+}
+
+/** SIGKILLs process group `pgid`; call it only while its leader has not been reaped (or through releaseGroup()). */
+export function killGroup(pgid: number): void {
   try {
     process.kill(-pgid, 'SIGKILL');
   } catch {
@@ -50,21 +92,13 @@ function groupMembers(pgid: number, withZombies = false): number[] {
 }
 
 /** `promise`, or `fallback` once `ms` have passed (the timer is cleared either way). */
-async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+export async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([promise, new Promise<F>((resolve) => { timer = setTimeout(resolve, ms, fallback); })]);
   } finally {
     clearTimeout(timer);
   }
-}
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const pgid of liveGroups) killGroup(pgid);
-  });
 }
 
 export class OwnedProcess {
@@ -86,28 +120,14 @@ export class OwnedProcess {
     this.netns = assertNetnsName(options.netns);
     const full = effectiveArgv(argv, { netns: this.netns, runAsRoot: true });
     this.argv = full;
-    const [file, ...args] = full as [string, ...string[]];
-    // detached: a new session and process group, so one kill(-pgid) also reaches forked children
-    // (socat `fork`); execa's own cleanup is off for detached processes, the exit hook replaces it.
-    const subprocess = execa(file, args, {
-      detached: true,
-      stdin: options.stdin ? 'pipe' : 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      buffer: false,
-      reject: false,
-      timeout: options.lifetimeMs ?? DEFAULT_LIFETIME_MS,
-      killSignal: 'SIGKILL',
-      env: { LC_ALL: 'C' },
-    });
+    // In a process group of its own, so kill() also reaches forked children (socat `fork`).
+    const subprocess = spawnInGroup(full, { stdin: options.stdin ? 'pipe' : 'ignore', timeout: options.lifetimeMs ?? DEFAULT_LIFETIME_MS });
     this.#child = subprocess;
     this.#settled = subprocess.then(() => undefined, () => undefined);
     if (subprocess.pid === undefined) {
       throw new CommandError('ERR_COMMAND_FAILED', full, { reason: 'process did not start' });
     }
     this.pid = subprocess.pid;
-    liveGroups.add(this.pid);
-    installExitHook();
     subprocess.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       this.#stdout += chunk;
       this.#changes.announce();
@@ -205,10 +225,8 @@ export class OwnedProcess {
       killGroup(this.pid);
     }
     const exited = await within(this.exited.then(() => true), EXIT_WAIT_MS, false);
-    // Forked children can outlive a leader that exited by itself: kill what is left of the group
-    // (a pgid with members cannot be reused, so this never reaches another process).
-    if (groupMembers(this.pid).length > 0) killGroup(this.pid);
-    liveGroups.delete(this.pid);
+    // Forked children can outlive a leader that exited by itself.
+    releaseGroup(this.pid);
     if (!exited) {
       throw new HarnessError('ERR_PROCESS_STUCK', `${this.describe()} did not exit within ${EXIT_WAIT_MS} ms of SIGKILL`);
     }

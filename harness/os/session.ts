@@ -56,6 +56,8 @@ function removeRecord(id: string): void {
 }
 
 let current: SessionRecord | undefined;
+/** The signal-exit hooks of sessions this process started, by id: cancelled when a session ends. */
+const endings = new Map<string, () => void>();
 
 /**
  * Registers a new session owned by this process and makes it current. Its record is removed
@@ -80,7 +82,6 @@ export function startSession(): SessionRecord {
   return record;
 }
 
-const endings = new Map<string, () => void>();
 
 /**
  * Makes `record` this process's session, and its workers': vitest's globalSetup starts the
