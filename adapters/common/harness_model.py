@@ -3,9 +3,10 @@
 # Everything here is about the harness, none of it about a conntrack library: the entry model's
 # tables (docs/client.md, harness/conntrack/entry.ts), checking the input of a request (keys, entries
 # to create, changes, filters) and normalizing it, applying a filter to listed entries, each op's
-# protocol side, and the request loop (one JSON request a line on stdin, one JSON line on stdout,
-# logs on stderr). An adapter subclasses Adapter and supplies only its library's part: identity,
-# dump, create_one, delete_one, get_one, update_one (and session, when one handle serves a request).
+# protocol side, the request loop (one JSON request a line on stdin, one JSON line on stdout, logs
+# on stderr) and an adapter's one command-line option. An adapter subclasses Adapter and supplies
+# only its library's part: identity, dump, create_one, delete_one, get_one, update_one (and
+# session, when one handle serves a request).
 #
 # The reference adapters do not all answer alike, and what each answers is what the tests and the
 # conformance reports measure: where they differ, a class attribute of Adapter says which way
@@ -436,13 +437,14 @@ class Adapter:
             raise first
         return {}
 
-    def _delete_keys(self, keys):
-        result = {'deleted': [], 'notFound': [], 'failed': []}
+    def _verdicts(self, keys, done, apply):
+        """The verdict of apply(session, key) on each key, in one session: `done` unless apply
+        returns False or raises ENOENT (notFound), or raises another AdapterError (failed)."""
+        result = {done: [], 'notFound': [], 'failed': []}
         with self.session() as s:
             for key in keys:
                 try:
-                    self.delete_one(s, key)
-                    result['deleted'].append(key)
+                    result['notFound' if apply(s, key) is False else done].append(key)
                 except AdapterError as err:
                     if err.code == 'ENOENT':
                         result['notFound'].append(key)
@@ -454,14 +456,15 @@ class Adapter:
         entries = req.get('entries')
         if not isinstance(entries, list):
             raise invalid('entries: a list expected')
-        return self._delete_keys([self.parse_key(e, 'entries[%d]' % i) for i, e in enumerate(entries)])
+        keys = [self.parse_key(e, 'entries[%d]' % i) for i, e in enumerate(entries)]
+        return self._verdicts(keys, 'deleted', self.delete_one)
 
     def deleteMatching(self, req):
         flt = req.get('filter')
         if not isinstance(flt, dict) or not flt:
             raise invalid('deleteMatching needs a filter with at least one criterion')
         keys = [self.parse_key(e) for e in self._list(flt)]
-        return {'deleted': len(self._delete_keys(keys)['deleted'])}
+        return {'deleted': len(self._verdicts(keys, 'deleted', self.delete_one)['deleted'])}
 
     def get(self, req):
         key = self.parse_key(req.get('entry'), 'entry')
@@ -477,17 +480,7 @@ class Adapter:
             raise invalid('changes: an object with at least one change expected')
         changes = self.parse_changes(changes)
         keys = [self.parse_key(e, 'entries[%d]' % i) for i, e in enumerate(entries)]
-        result = {'updated': [], 'notFound': [], 'failed': []}
-        with self.session() as s:
-            for key in keys:
-                try:
-                    result['updated' if self.update_one(s, key, changes) else 'notFound'].append(key)
-                except AdapterError as err:
-                    if err.code == 'ENOENT':
-                        result['notFound'].append(key)
-                    else:
-                        result['failed'].append({'entry': key, 'error': {'code': err.code, 'message': err.message}})
-        return result
+        return self._verdicts(keys, 'updated', lambda s, key: self.update_one(s, key, changes))
 
 
 def serve(adapter):
@@ -511,12 +504,27 @@ def serve(adapter):
         except Exception as e:  # a bug here, reported rather than crashing the session
             log('internal error:', repr(e))
             resp = {'id': rid, 'ok': False, 'error': {'code': 'EADAPTER', 'message': '%s: %s' % (type(e).__name__, e)}}
-        if not is_int(rid, 1, 2 ** 53):
-            if adapter.LOG_UNANSWERED_ERROR:
-                log('cannot answer a request without an id:', line.strip()[:200], resp['error']['message'] if not resp['ok'] else '')
-            else:
-                log('cannot answer a request without an id:', line.strip()[:200])
+        if not is_int(rid, 1, 2 ** 53):  # then resp is the failure that said so
+            detail = [resp['error']['message']] if adapter.LOG_UNANSWERED_ERROR else []
+            log('cannot answer a request without an id:', line.strip()[:200], *detail)
             continue
         out.write(json.dumps(resp, separators=(',', ':')) + '\n')
         out.flush()
     return 0
+
+
+def option(argv, name, values, usage):
+    """An adapter's one option, `NAME VALUE` or `NAME=VALUE` with VALUE among values: the last
+    value given, None when there is none; anything else prints usage and exits with 2."""
+    value = None
+    args = list(argv)
+    while args:
+        a = args.pop(0)
+        if a == name and args and args[0] in values:
+            value = args.pop(0)
+        elif a.startswith(name + '=') and a[len(name) + 1:] in values:
+            value = a[len(name) + 1:]
+        else:
+            print(usage, file=sys.stderr)
+            sys.exit(2)
+    return value

@@ -26,7 +26,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), '..', 'common'))
 sys.dont_write_bytecode = True  # no __pycache__ left in adapters/common (the package ships that directory)
 from harness_model import (  # noqa: E402
-    ICMP_PROTOCOLS, PORT_PROTOCOLS, PROTOCOL_NAMES, Adapter, AdapterError, family_of, log,
+    ICMP_PROTOCOLS, PORT_PROTOCOLS, PROTOCOL_NAMES, Adapter, AdapterError, family_of, log, option,
     protocol_number, serve, set_log_name, state_name, status_bits, status_names,
 )
 
@@ -105,6 +105,16 @@ def errno_error(call, err):
 CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 
 
+class Closing:
+    """What the library allocated, given back by close(), also on leaving a with block."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
+
+
 def load_library():
     lib = ctypes.CDLL(LIBRARY, use_errno=True)
     vp, u8, u16, u32, i = ctypes.c_void_p, ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_int
@@ -162,7 +172,7 @@ def library_version():
     return package or so or 'unknown'
 
 
-class Handle:
+class Handle(Closing):
     """One nfct handle for one request; the callback collects the entries the kernel answers with."""
 
     def __init__(self, lib):
@@ -194,12 +204,6 @@ class Handle:
             self.lib.nfct_callback_unregister(self.h)
             self.lib.nfct_close(self.h)
             self.h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_):
-        self.close()
 
 
 # --- reading an entry ---------------------------------------------------------------------------
@@ -269,7 +273,7 @@ def read_entry(lib, ct):
 
 
 # --- building an object -------------------------------------------------------------------------
-class Ct:
+class Ct(Closing):
     """An nf_conntrack object; the buffers handed to nfct_set_attr stay referenced until it is freed."""
 
     def __init__(self, lib):
@@ -301,16 +305,10 @@ class Ct:
             self.lib.nfct_bitmask_set_bit(bm, b)
         self.lib.nfct_set_attr(self.p, attr, bm)  # the object owns the bitmask from here on
 
-    def free(self):
+    def close(self):
         if self.p:
             self.lib.nfct_destroy(self.p)
             self.p = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_):
-        self.free()
 
 
 def set_key(ct, key, with_zone=True):
@@ -451,18 +449,8 @@ class NfctAdapter(Adapter):
 
 
 def main(argv):
-    drop_zone = False
-    args = list(argv)
-    while args:
-        a = args.pop(0)
-        if a == '--break' and args and args[0] == 'drop-zone-on-delete':
-            args.pop(0)
-            drop_zone = True
-        elif a == '--break=drop-zone-on-delete':
-            drop_zone = True
-        else:
-            print('usage: adapter.py [--break drop-zone-on-delete]', file=sys.stderr)
-            return 2
+    drop_zone = option(argv, '--break', ('drop-zone-on-delete',),
+                       'usage: adapter.py [--break drop-zone-on-delete]') is not None
     try:
         lib = load_library()
     except OSError as e:

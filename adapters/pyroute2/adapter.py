@@ -47,7 +47,7 @@ except ImportError:
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), '..', 'common'))
 sys.dont_write_bytecode = True  # no __pycache__ left in adapters/common (the package ships that directory)
 from harness_model import (  # noqa: E402
-    ICMP_PROTOCOLS, PORT_PROTOCOLS, PROTOCOL_NAMES, Adapter, AdapterError, family_of,
+    ICMP_PROTOCOLS, PORT_PROTOCOLS, PROTOCOL_NAMES, Adapter, AdapterError, family_of, option,
     protocol_number, serve, set_log_name, state_name, status_bits, status_names,
 )
 
@@ -58,11 +58,11 @@ set_log_name(NAME)
 PROTOINFO = {6: ('CTA_PROTOINFO_TCP', 'CTA_PROTOINFO_TCP_STATE'),
              132: ('CTA_PROTOINFO_SCTP', 'CTA_PROTOINFO_SCTP_STATE'),
              33: ('CTA_PROTOINFO_DCCP', 'CTA_PROTOINFO_DCCP_STATE')}
+NO_ZONE_API = ("pyroute2 0.7.2 has no API for directional zones: NFCTAttrTuple has no zone and "
+               "nfct_msg.cta_tuple does not decode CTA_TUPLE_ZONE")
 NO_API = {
-    'origZone': "pyroute2 0.7.2 has no API for directional zones: NFCTAttrTuple has no zone and "
-                "nfct_msg.cta_tuple does not decode CTA_TUPLE_ZONE",
-    'replyZone': "pyroute2 0.7.2 has no API for directional zones: NFCTAttrTuple has no zone and "
-                 "nfct_msg.cta_tuple does not decode CTA_TUPLE_ZONE",
+    'origZone': NO_ZONE_API,
+    'replyZone': NO_ZONE_API,
     'helper': "pyroute2 0.7.2 maps CTA_HELP to a plain string, not the nested CTA_HELP_NAME the kernel expects",
 }
 ALL_LABELS = (1 << 128) - 1
@@ -104,6 +104,16 @@ def key_tuple(key):
 
 
 # --- reading what pyroute2 decoded --------------------------------------------------------------
+def decoded(nla, names):
+    """{key: value} of the attributes among names ((key, attribute name) pairs) that nla carries."""
+    out = {}
+    for k, a in names:
+        v = nla.get_attr(a)
+        if v is not None:
+            out[k] = v
+    return out
+
+
 def read_tuple(af, t):
     ip = t.get_attr('CTA_TUPLE_IP')
     proto = t.get_attr('CTA_TUPLE_PROTO')
@@ -111,14 +121,10 @@ def read_tuple(af, t):
     out = {'src': ip.get_attr('CTA_IP_%s_SRC' % v), 'dst': ip.get_attr('CTA_IP_%s_DST' % v)}
     l4 = proto.get_attr('CTA_PROTO_NUM')
     if l4 in PORT_PROTOCOLS:
-        for k, a in (('sport', 'CTA_PROTO_SRC_PORT'), ('dport', 'CTA_PROTO_DST_PORT')):
-            if proto.get_attr(a) is not None:
-                out[k] = proto.get_attr(a)
+        out.update(decoded(proto, (('sport', 'CTA_PROTO_SRC_PORT'), ('dport', 'CTA_PROTO_DST_PORT'))))
     elif l4 in ICMP_PROTOCOLS:
         p = 'CTA_PROTO_ICMP_' if l4 == 1 else 'CTA_PROTO_ICMPV6_'
-        for k, a in (('icmpType', 'TYPE'), ('icmpCode', 'CODE'), ('icmpId', 'ID')):
-            if proto.get_attr(p + a) is not None:
-                out[k] = proto.get_attr(p + a)
+        out.update(decoded(proto, (('icmpType', p + 'TYPE'), ('icmpCode', p + 'CODE'), ('icmpId', p + 'ID'))))
     return l4, out
 
 
@@ -134,9 +140,7 @@ def read_msg(msg):
     reply = msg.get_attr('CTA_TUPLE_REPLY')
     if reply is not None:
         e['reply'] = read_tuple(af, reply)[1]
-    for k, a in (('timeout', 'CTA_TIMEOUT'), ('mark', 'CTA_MARK')):
-        if msg.get_attr(a) is not None:
-            e[k] = msg.get_attr(a)
+    e.update(decoded(msg, (('timeout', 'CTA_TIMEOUT'), ('mark', 'CTA_MARK'))))
     e.setdefault('mark', 0)
     status = msg.get_attr('CTA_STATUS')
     if status is not None:
@@ -147,9 +151,7 @@ def read_msg(msg):
         n = nest.get_attr(PROTOINFO[l4][1]) if nest is not None else None
         if n is not None:
             e['state'] = state_name(l4, n)
-    for k, a in (('id', 'CTA_ID'), ('use', 'CTA_USE')):
-        if msg.get_attr(a) is not None:
-            e[k] = msg.get_attr(a)
+    e.update(decoded(msg, (('id', 'CTA_ID'), ('use', 'CTA_USE'))))
     labels = msg.get_attr('CTA_LABELS')
     if labels is not None:
         value = labels['value'] if hasattr(labels, '__getitem__') else labels
@@ -208,7 +210,7 @@ def create_arguments(spec):
     """Conntrack.entry('add') keyword arguments of a parsed entry to create."""
     key = spec['key']
     af, l4 = family_of(key), protocol_number(key['protocol'])
-    orig = key_tuple(key)
+    orig = nfct_tuple(af, l4, key)
     kw = {'tuple_orig': orig, 'zone': key['zone']}
     if 'reply' in spec:
         kw['tuple_reply'] = nfct_tuple(af, l4, spec['reply'])
@@ -346,17 +348,7 @@ class Pyroute2Adapter(Adapter):
 
 
 def main(argv):
-    high = False
-    args = list(argv)
-    while args:
-        a = args.pop(0)
-        if a == '--api' and args and args[0] in ('conntrack', 'nfct'):
-            high = args.pop(0) == 'conntrack'
-        elif a in ('--api=conntrack', '--api=nfct'):
-            high = a.endswith('conntrack')
-        else:
-            print('usage: adapter.py [--api nfct|conntrack]', file=sys.stderr)
-            return 2
+    high = option(argv, '--api', ('conntrack', 'nfct'), 'usage: adapter.py [--api nfct|conntrack]') == 'conntrack'
     return serve(Pyroute2Adapter(high))
 
 
