@@ -7,6 +7,7 @@ import { HarnessError, ValidationError } from './errors.ts';
 import { kernelFilterSupport } from './conntrack/features.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, HELP, parseCommandLine, usageLine, type OptionsSpec } from './os/args.ts';
 import { formatReport, runDoctor } from './os/doctor.ts';
+import { isRoot } from './os/execute.ts';
 import { assertNetnsName } from './os/names.ts';
 import { sweep } from './os/session.ts';
 
@@ -70,7 +71,7 @@ inside it, and clears dead session records. A live run's namespaces are never to
   -h, --help   show this help`,
     options: { json: { type: 'boolean' } },
     async run(values, io) {
-      if (process.getuid?.() !== 0) {
+      if (!isRoot()) {
         io.stderr(`${SWEEP_NEEDS_ROOT}\n`);
         return EXIT_FAILED;
       }
@@ -151,7 +152,8 @@ export function formatEntry(e: ConntrackEntry): string {
   return parts.join(' ');
 }
 
-function packageVersion(): string {
+/** This package's version (package.json), or `unknown`. */
+export function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   } catch {

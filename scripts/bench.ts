@@ -10,7 +10,7 @@
 import { execa } from 'execa';
 import { build as esbuild } from 'esbuild';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -279,45 +279,45 @@ async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-64MiB'): 
       await child.catch(() => {});
     }
   }
-  const out = `${tmpdir()}/cth-bench-events-${process.pid}.txt`;
-  writeFileSync(out, '');
-  const args = ['-E', '-e', 'NEW', '-o', 'id', '-w', String(EVENT_ZONE), ...(listener === 'cli-64MiB' ? ['-b', String(64 * 1024 * 1024)] : [])];
-  const [file, ...rest] = effectiveArgv([conntrackBinary(), ...args], { netns: ns.name, runAsRoot: true });
-  const cli = execa(file!, rest, { stdin: 'ignore', stdout: { file: out }, stderr: 'pipe', env: { LC_ALL: 'C' }, timeout: 300_000, reject: false });
-  try {
-    const size = () => statSync(out).size;
-    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    let sentinels = 0;
-    while (size() === 0) {
-      if (sentinels === 50) throw new Error('bench: conntrack -E printed no sentinel in 15 s');
-      await client.create(burstOf(1, 60_000 + sentinels++));
-      for (let waited = 0; waited < 300 && size() === 0; waited += 5) await pause(5);
+  // conntrack -E writes into a private temp file (0600, made with O_EXCL), removed at the end.
+  return withPrivateFile('', async (out) => {
+    const args = ['-E', '-e', 'NEW', '-o', 'id', '-w', String(EVENT_ZONE), ...(listener === 'cli-64MiB' ? ['-b', String(64 * 1024 * 1024)] : [])];
+    const [file, ...rest] = effectiveArgv([conntrackBinary(), ...args], { netns: ns.name, runAsRoot: true });
+    const cli = execa(file!, rest, { stdin: 'ignore', stdout: { file: out }, stderr: 'pipe', env: { LC_ALL: 'C' }, timeout: 300_000, reject: false });
+    try {
+      const size = () => statSync(out).size;
+      const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      let sentinels = 0;
+      while (size() === 0) {
+        if (sentinels === 50) throw new Error('bench: conntrack -E printed no sentinel in 15 s');
+        await client.create(burstOf(1, 60_000 + sentinels++));
+        for (let waited = 0; waited < 300 && size() === 0; waited += 5) await pause(5);
+      }
+      // Every line so far is a sentinel's (a late one may have shown after the next was made).
+      const sentinelLines = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
+      const burstAt = await create();
+      // The last event: the file's last growth, looked at every 2 ms, until it stays for QUIET_MS.
+      let last = { bytes: size(), at: now() };
+      while (now() - last.at < QUIET_MS) {
+        await pause(2);
+        const bytes = size();
+        if (bytes !== last.bytes) last = { bytes, at: now() };
+      }
+      cli.kill('SIGTERM');
+      const stderr = String((await cli).stderr ?? '');
+      const shown = /(\d+) flow events have been shown/.exec(stderr);
+      if (!shown) throw new Error(`bench: conntrack ${args.join(' ')} printed no count: ${stderr.slice(-300)}`);
+      const received = Number(shown[1]) - sentinelLines;
+      return { size: n, listener: `conntrack -E (${listener === 'cli' ? 'its default buffer' : '-b 64 MiB'})`, received, lost: n - received,
+        overflows: stderr.split('hit ENOBUFS').length - 1, perSecond: received / ((last.at - burstAt.start) / 1000),
+        lagMs: last.at - burstAt.end, creatorGapMs };
+    } finally {
+      // SIGTERM first: under `sudo -n` (not root) a SIGKILL would not reach conntrack.
+      cli.kill('SIGTERM');
+      if (await Promise.race([cli.then(() => true, () => true), new Promise<false>((r) => setTimeout(r, 2000, false))]) === false) cli.kill('SIGKILL');
+      await cli.catch(() => {});
     }
-    // Every line so far is a sentinel's (a late one may have shown after the next was made).
-    const sentinelLines = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
-    const burstAt = await create();
-    // The last event: the file's last growth, looked at every 2 ms, until it stays for QUIET_MS.
-    let last = { bytes: size(), at: now() };
-    while (now() - last.at < QUIET_MS) {
-      await pause(2);
-      const bytes = size();
-      if (bytes !== last.bytes) last = { bytes, at: now() };
-    }
-    cli.kill('SIGTERM');
-    const stderr = String((await cli).stderr ?? '');
-    const shown = /(\d+) flow events have been shown/.exec(stderr);
-    if (!shown) throw new Error(`bench: conntrack ${args.join(' ')} printed no count: ${stderr.slice(-300)}`);
-    const received = Number(shown[1]) - sentinelLines;
-    return { size: n, listener: `conntrack -E (${listener === 'cli' ? 'its default buffer' : '-b 64 MiB'})`, received, lost: n - received,
-      overflows: stderr.split('hit ENOBUFS').length - 1, perSecond: received / ((last.at - burstAt.start) / 1000),
-      lagMs: last.at - burstAt.end, creatorGapMs };
-  } finally {
-    // SIGTERM first: under `sudo -n` (not root) a SIGKILL would not reach conntrack.
-    cli.kill('SIGTERM');
-    if (await Promise.race([cli.then(() => true, () => true), new Promise<false>((r) => setTimeout(r, 2000, false))]) === false) cli.kill('SIGKILL');
-    await cli.catch(() => {});
-    rmSync(out, { force: true });
-  }
+  });
 }
 
 async function expectCount(client: ConntrackClient, zone: number, n: number, when: string) {

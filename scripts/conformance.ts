@@ -1,7 +1,7 @@
 // `npm run conformance -- --sut <client|cli|nfct-ctypes|pyroute2|PATH>`: runs the seed and generic
 // suites against one implementation (CTH_SUT, docs/adapters.md) through vitest's node API, and
 // writes what each case did, per protocol and family, to reports/conformance-<name>.json and .md.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
@@ -11,7 +11,8 @@ import { collectEnvironment, describeEnvironment } from '../harness/os/doctor.ts
 import { EXIT_FAILED, EXIT_OK, scriptArgs } from '../harness/os/args.ts';
 import { ValidationError } from '../harness/errors.ts';
 import { openAdapter } from '../harness/conntrack/adapter.ts';
-import { ConntrackOracle } from '../harness/conntrack/oracle.ts';
+import { conntrackToolsVersion } from '../harness/conntrack/oracle.ts';
+import { packageVersion } from '../harness/cli.ts';
 import { Netns } from '../harness/os/netns.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -93,18 +94,24 @@ function resultOf(test: TestCase): CaseResult {
   return { ...base, state: 'passed' };
 }
 
-/** What the system says it is: hello's name and version for an adapter (asked in a namespace of its own). */
+/**
+ * What the system says it is: the package's version, conntrack-tools', or hello's name and version
+ * for an adapter (started once more, in a namespace of its own). An adapter that cannot say hello
+ * gets `version unknown` with the reason: its report is still written.
+ */
 async function versionOf(): Promise<string> {
-  await using ns = await Netns.create();
-  if (sut === 'client') {
-    return `conntrack-harness ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}`;
-  }
-  if (sut === 'cli') return `conntrack-tools ${await new ConntrackOracle({ netns: ns.name }).version()}`;
-  const adapter = await openAdapter([sut, ...args], ns.name);
+  if (sut === 'client') return `conntrack-harness ${packageVersion()}`;
+  if (sut === 'cli') return `conntrack-tools ${await conntrackToolsVersion()}`;
   try {
-    return `${adapter.hello?.name ?? name} ${adapter.hello?.version ?? ''}`.trim();
-  } finally {
-    await adapter.close();
+    await using ns = await Netns.create();
+    const adapter = await openAdapter([sut, ...args], ns.name);
+    try {
+      return `${adapter.hello?.name ?? name} ${adapter.hello?.version ?? ''}`.trim();
+    } finally {
+      await adapter.close();
+    }
+  } catch (error) {
+    return `${name} (version unknown: ${error instanceof Error ? error.message.split('\n')[0] : String(error)})`;
   }
 }
 

@@ -71,12 +71,14 @@ const NAME = protocol.toUpperCase();
 let writtenFamilies: readonly Family[] = p.families;
 const notes: string[] = [];
 let unsupportedReason: string | undefined;
+/** The spec's `unsupported` property when the kernel has no tracker in any family: every generic case. */
+let unsupportedBlock: string | undefined;
 if (!probe) {
   // as asked: the spec is written from the entry model alone
 } else if (!isRoot()) {
   console.log(`new-protocol: not root, so the kernel was not probed for a ${NAME} tracker (run as root to probe it, or pass --no-probe)`);
 } else {
-  const { probeTracker } = await import('../harness/protocols/probe.ts');
+  const { GENERIC_CASES, probeTracker } = await import('../harness/protocols/probe.ts');
   const lacking = new Map<Family, string>();
   for (const family of p.families) {
     try {
@@ -92,7 +94,9 @@ if (!probe) {
       : `new-protocol: Linux ${release()} tracks ${NAME} itself (probed ${p.families.join(', ')})`);
   } else if (lacking.size === p.families.length) {
     unsupportedReason = [...new Set(lacking.values())].join('; ');
-  } else if (lacking.size > 0) {
+    unsupportedBlock = '  // Probed by new-protocol: the kernel has no tracker for it, so the generic suites skip every case.\n' +
+      `  unsupported: {\n${GENERIC_CASES.map((c) => `    '${c}': NO_TRACKER,\n`).join('')}  },\n`;
+  } else {
     writtenFamilies = p.families.filter((f) => !lacking.has(f));
     for (const [family, reason] of lacking) notes.push(`${family} is left out: ${reason}`);
   }
@@ -102,13 +106,6 @@ if (!probe) {
 const tsString = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'").replaceAll('\n', '\\n')}'`;
 const families = JSON.stringify(writtenFamilies).replaceAll('"', "'").replaceAll(',', ', ');
 const familyNotes = notes.map((n) => `  // ${n} (probed by new-protocol).\n`).join('');
-/** The spec's `unsupported` property: every generic case when the kernel has no tracker. */
-async function unsupportedLines(fallback: string): Promise<string> {
-  if (unsupportedReason === undefined) return fallback;
-  const { GENERIC_CASES } = await import('../harness/protocols/probe.ts');
-  return '  // Probed by new-protocol: the kernel has no tracker for it, so the generic suites skip every case.\n' +
-    `  unsupported: {\n${GENERIC_CASES.map((c) => `    '${c}': NO_TRACKER,\n`).join('')}  },\n`;
-}
 const constant = unsupportedReason === undefined ? '' : `\nconst NO_TRACKER = ${tsString(unsupportedReason)};\n`;
 
 const body = p.kind === 'generic'
@@ -123,7 +120,7 @@ ${familyNotes}  families: ${families},
   samples: genericSamples('${protocol}'),
   oracleArgs: defaultOracleArgs,
   identity: GENERIC_IDENTITY,
-${await unsupportedLines('')}};
+${unsupportedBlock ?? ''}};
 `
   : p.kind === 'ports'
   ? `import { defaultOracleArgs, PORT_IDENTITY, portSamples, type ProtocolSpec } from './spec.ts';
@@ -139,9 +136,9 @@ ${familyNotes}  families: ${families},
   oracleArgs: defaultOracleArgs,
   // The fields that identify an entry of this protocol.
   identity: PORT_IDENTITY,
-${await unsupportedLines(`  // Cases the kernel or the CLI cannot do, with the reason: the generic suite skips them.
+${unsupportedBlock ?? `  // Cases the kernel or the CLI cannot do, with the reason: the generic suite skips them.
   // unsupported: { 'delete-zone': 'why' },
-`)}};
+`}};
 `
   : `import { defaultOracleArgs, echoSamples, ICMP_IDENTITY, type ProtocolSpec } from './spec.ts';
 ${constant}
@@ -154,7 +151,7 @@ ${familyNotes}  families: ${families},
   samples: echoSamples('${protocol}', ${protocol === 'icmpv6' ? 128 : 8}),
   oracleArgs: defaultOracleArgs,
   identity: ICMP_IDENTITY,
-${await unsupportedLines('')}};
+${unsupportedBlock ?? ''}};
 `;
 writeFileSync(file, `// ${NAME} (IP protocol ${p.number}): scaffolded by \`npm run new-protocol\`; say here what is special about it.\n${body}`);
 appendFileSync(registry, `export { ${name} } from './${name}.ts';\n`);

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { positiveInt, scriptArgs } from '../harness/os/args.ts';
 import { netnsList } from '../harness/os/ip.ts';
 import { processStartTime } from '../harness/os/proc.ts';
-import { readSession, SESSION_DIR, sessionOfNetns } from '../harness/os/session.ts';
+import { listSessions, readSession, sessionOfNetns } from '../harness/os/session.ts';
+import { notYet, ready, waitFor } from '../harness/os/wait.ts';
 
 const HELP = `usage: npm run stress -- [--runs N] [--workers W] [--shuffle] [--filter PATTERN]
 
@@ -62,12 +63,12 @@ async function leftovers(runId: string, sessions: ReadonlySet<string>): Promise<
     if (id !== undefined && sessions.has(id)) leaks.push(`namespace ${name}`);
   }
   for (const id of sessions) if (readSession(id)) leaks.push(`session record ${id}`);
-  // A process SIGKILLed by vitest's exit hook may still be going: count what is there a second later.
-  let processes = processesOfRun(runId);
-  if (processes.length > 0) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    processes = processesOfRun(runId);
-  }
+  // A process SIGKILLed by vitest's exit hook may still be going: what is there after a second counts.
+  const gone = () => {
+    const left = processesOfRun(runId);
+    return left.length === 0 ? ready(left) : notYet(`${left.length} process(es) left`);
+  };
+  const processes = await waitFor(gone, { what: `the processes of run ${runId} to exit`, timeoutMs: 1000 }).catch(() => processesOfRun(runId));
   for (const p of processes) leaks.push(`process ${p.pid} ${p.command}`);
   return leaks;
 }
@@ -102,16 +103,7 @@ async function main(): Promise<number> {
     const startTime = child.pid === undefined ? undefined : processStartTime(child.pid);
     const sessions = new Set<string>();
     const collect = () => {
-      let files: string[] = [];
-      try {
-        files = readdirSync(SESSION_DIR);
-      } catch {
-        return; // not there yet: no session was registered so far
-      }
-      for (const file of files.filter((f) => f.endsWith('.json'))) {
-        const r = readSession(file.slice(0, -'.json'.length));
-        if (r && r.pid === child.pid && r.startTime === startTime) sessions.add(r.id);
-      }
+      for (const r of listSessions()) if (r.pid === child.pid && r.startTime === startTime) sessions.add(r.id);
     };
     const watching = setInterval(collect, 500);
     const run = await child;

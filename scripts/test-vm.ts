@@ -5,6 +5,7 @@ import { isHarnessError } from '../harness/errors.ts';
 import { parseTestVmArgs, smokeSelection, TEST_VM_USAGE, type TestVmCommand } from '../harness/matrix/vm-args.ts';
 import { junitCounts, runVm } from '../harness/matrix/vm.ts';
 import { EXIT_OK, EXIT_USAGE, usageLine } from '../harness/os/args.ts';
+import { isRoot } from '../harness/os/execute.ts';
 
 const repoDir = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 
@@ -23,7 +24,7 @@ if (command.kind === 'help') {
 }
 
 async function main(command: Extract<TestVmCommand, { kind: 'run' }>): Promise<number> {
-  if (process.getuid?.() !== 0) console.warn('test:vm: not root; qemu, depmod and the kernel fetch may fail');
+  if (!isRoot()) console.warn('test:vm: not root; qemu, depmod and the kernel fetch may fail');
   const smoke = command.vitestArgs.length === 0;
   const { vitestArgs, env } = smoke ? smokeSelection(repoDir) : { vitestArgs: command.vitestArgs, env: {} };
   const reportDir = join(repoDir, 'reports', `vm-${command.kernel}`);

@@ -38,7 +38,8 @@ export function readSession(id: string): SessionRecord | undefined {
   }
 }
 
-function listSessions(): SessionRecord[] {
+/** Every readable session record, live or dead. */
+export function listSessions(): SessionRecord[] {
   let files: string[] = [];
   try {
     files = readdirSync(SESSION_DIR);

@@ -2,7 +2,7 @@
 // in a throwaway namespace and listed back: a kernel without the protocol's tracker either refuses
 // it or keeps it with the generic tracker (addresses only: the ports or ICMP fields are gone, as
 // DCCP's are since Linux 6.17). `npm run new-protocol` writes the verdict into a new spec.
-import { constants, release } from 'node:os';
+import { release } from 'node:os';
 import { ConntrackClient } from '../conntrack/client.ts';
 import { normalizeKey, protocolNumber, tupleShape, type Family, type Protocol } from '../conntrack/entry.ts';
 import { HarnessError, NetlinkErrnoError } from '../errors.ts';
@@ -38,45 +38,6 @@ function displayName(protocol: Protocol): string {
 }
 
 /**
- * Runs `fn` in a fresh namespace that is destroyed however it ends: return, throw, or SIGINT/SIGTERM
- * (the namespace goes first, then the process exits as the signal would have made it).
- */
-async function inThrowawayNetns<T>(fn: (ns: Netns) => Promise<T>): Promise<T> {
-  let ns: Netns | undefined;
-  let creating = true;
-  let signalled: NodeJS.Signals | undefined;
-  const exitBySignal = (): never => process.exit(128 + (constants.signals[signalled!] ?? 1));
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = signal;
-    // While the namespace is being made, the code after Netns.create() destroys it and exits.
-    if (!creating) void Promise.resolve(ns?.destroy()).then(exitBySignal, exitBySignal);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    try {
-      ns = await Netns.create();
-    } finally {
-      creating = false;
-    }
-    if (signalled) {
-      await ns.destroy();
-      return exitBySignal();
-    }
-    return await fn(ns);
-  } finally {
-    try {
-      await ns?.destroy();
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      if (signalled) exitBySignal();
-    }
-  }
-}
-
-/**
  * Whether the running kernel has a conntrack tracker of its own for `protocol` in `family`: one
  * sample entry is created through ctnetlink in a throwaway namespace and listed back. Needs root.
  * Unsupported when the kernel refuses the entry (EOPNOTSUPP, EPROTONOSUPPORT, EAFNOSUPPORT, ENOENT)
@@ -94,40 +55,35 @@ export async function probeTracker(protocol: Protocol, family: Family): Promise<
   const failed = (what: string, cause?: unknown): never => {
     throw new HarnessError('ERR_PROBE_FAILED', `probing ${linux} for a ${name} tracker (${family}): ${what}`, { cause });
   };
-  return inThrowawayNetns(async (ns) => {
-    await using client = await ConntrackClient.open({ netns: ns.name });
-    const { failed: refused } = await client.tryCreate([sample]);
-    const error = refused[0]?.error;
-    if (error) {
-      if (error instanceof NetlinkErrnoError && NO_TRACKER_ERRNOS.has(error.errnoName)) {
-        return { supported: false, reason: `${linux} has no ${name} tracker: ctnetlink refuses to create an entry (${error.errnoName})` };
+  // Destroyed on return or throw; one left by a killed process goes at the next sweep (its session is dead).
+  await using ns = await Netns.create();
+  await using client = await ConntrackClient.open({ netns: ns.name });
+  const { failed: refused } = await client.tryCreate([sample]);
+  const error = refused[0]?.error;
+  if (error) {
+    if (error instanceof NetlinkErrnoError && NO_TRACKER_ERRNOS.has(error.errnoName)) {
+      return { supported: false, reason: `${linux} has no ${name} tracker: ctnetlink refuses to create an entry (${error.errnoName})` };
+    }
+    return failed(`creating one entry failed: ${error.message}`, error);
+  }
+  // The namespace is this probe's own: its table holds the sample and nothing else.
+  const listed = (await client.list()).find((e) =>
+    e.family === key.family && protocolNumber(e.protocol) === number && e.src === key.src && e.dst === key.dst);
+  if (!listed) return failed('the created entry does not list back');
+  switch (tupleShape(protocol)) {
+    case 'ports':
+      if (listed.sport === key.sport && listed.dport === key.dport) return { supported: true };
+      if (listed.sport === undefined && listed.dport === undefined) {
+        return { supported: false, reason: `${linux} has no ${name} tracker: a created entry lists back without ports (generic tracker)` };
       }
-      return failed(`creating one entry failed: ${error.message}`, error);
-    }
-    // The namespace is this probe's own: its table holds the sample and nothing else.
-    const listed = (await client.list()).find((e) =>
-      e.family === key.family && protocolNumber(e.protocol) === number && e.src === key.src && e.dst === key.dst);
-    if (!listed) return failed('the created entry does not list back');
-    switch (tupleShape(protocol)) {
-      case 'ports':
-        if (listed.sport === key.sport && listed.dport === key.dport) return { supported: true };
-        if (listed.sport === undefined && listed.dport === undefined) {
-          return { supported: false, reason: `${linux} has no ${name} tracker: a created entry lists back without ports (generic tracker)` };
-        }
-        return failed(`the entry lists back with ports ${listed.sport}/${listed.dport}, created with ${key.sport}/${key.dport}`);
-      case 'icmp':
-        if (listed.icmpType === key.icmpType && listed.icmpId === key.icmpId) return { supported: true };
-        if (listed.icmpType === undefined && listed.icmpId === undefined) {
-          return { supported: false, reason: `${linux} has no ${name} tracker: a created entry lists back without type, code and id (generic tracker)` };
-        }
-        return failed(`the entry lists back with type ${listed.icmpType} id ${listed.icmpId}, created with ${key.icmpType} ${key.icmpId}`);
-      case 'generic':
-        return { supported: true };
-    }
-  });
-}
-
-/** `unsupported` for a spec the kernel cannot track at all: every generic case, with `reason`. */
-export function unsupportedEverywhere(reason: string): Record<GenericCase, string> {
-  return Object.fromEntries(GENERIC_CASES.map((c) => [c, reason])) as Record<GenericCase, string>;
+      return failed(`the entry lists back with ports ${listed.sport}/${listed.dport}, created with ${key.sport}/${key.dport}`);
+    case 'icmp':
+      if (listed.icmpType === key.icmpType && listed.icmpId === key.icmpId) return { supported: true };
+      if (listed.icmpType === undefined && listed.icmpId === undefined) {
+        return { supported: false, reason: `${linux} has no ${name} tracker: a created entry lists back without type, code and id (generic tracker)` };
+      }
+      return failed(`the entry lists back with type ${listed.icmpType} id ${listed.icmpId}, created with ${key.icmpType} ${key.icmpId}`);
+    case 'generic':
+      return { supported: true };
+  }
 }

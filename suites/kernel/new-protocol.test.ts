@@ -2,37 +2,16 @@
 // probe.ts) and writes what it finds. The assertions follow the probe's verdict, not a kernel
 // version: on Linux >= 6.17 (no DCCP tracker) the dccp spec must come out with every generic case
 // unsupported, on 5.10/6.1 (which track DCCP) without any.
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, cpSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { PROTOCOLS, type Family } from '../../harness/conntrack/entry.ts';
 import { requireKernel } from '../../harness/fixtures/index.ts';
 import { execute } from '../../harness/os/execute.ts';
 import { GENERIC_CASES, probeTracker, type TrackerVerdict } from '../../harness/protocols/probe.ts';
 import type { ProtocolSpec } from '../../harness/protocols/spec.ts';
-
-const harness = new URL('../../harness', import.meta.url).pathname;
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-/**
- * A scratch project: a copy of harness/protocols (the script writes there) and links to the rest
- * of harness/, so the spec it writes can be imported as the suites would import it.
- */
-function scratch(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cth-newproto-kernel-'));
-  dirs.push(dir);
-  mkdirSync(join(dir, 'harness'));
-  for (const entry of readdirSync(harness)) {
-    if (entry === 'protocols') cpSync(join(harness, entry), join(dir, 'harness', entry), { recursive: true });
-    else symlinkSync(join(harness, entry), join(dir, 'harness', entry), lstatSync(join(harness, entry)).isDirectory() ? 'dir' : 'file');
-  }
-  return dir;
-}
+import { scratchProject } from '../support/scratch.ts';
 
 // A guest under TCG (npm run test:vm) takes half a minute to start the script: no npx on top.
 const run = (args: string[]) =>
@@ -64,7 +43,7 @@ describe('npm run new-protocol -- dccp, probed', () => {
       expect(reason).toContain(`Linux ${release()} `);
     }
 
-    const dir = scratch();
+    const dir = scratchProject('cth-newproto-kernel-');
     const { exitCode, stdout, stderr } = await run(['dccp', '--dir', dir]);
     expect(stderr).toBe('');
     expect(exitCode).toBe(0);

@@ -12,12 +12,11 @@ import { describe, expect, test } from '../../harness/fixtures/index.ts';
 import { execute, type ExecuteResult } from '../../harness/os/execute.ts';
 import { netnsList } from '../../harness/os/ip.ts';
 import { SESSION_DIR } from '../../harness/os/session.ts';
+import { NO_CAPS } from '../support/privileges.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const require = createRequire(import.meta.url);
 const versionOf = (pkg: string) => (require(`${pkg}/package.json`) as { version: string }).version;
-/** Root without CAP_NET_ADMIN and CAP_SYS_ADMIN: a machine that cannot run kernel suites. */
-const NO_CAPS = ['setpriv', '--inh-caps=-net_admin,-sys_admin', '--bounding-set=-net_admin,-sys_admin'];
 const MINUTE = 60_000;
 
 interface PackResult {

@@ -1,12 +1,12 @@
 // The step summary's Markdown, appendStepSummary() and annotation paths, without a CI run (the
 // whole path, with a child vitest run, is in suites/kernel/ci-reports.test.ts).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { isHarnessError } from '../../harness/errors.ts';
 import { annotationPath } from '../../harness/fixtures/reporters.ts';
 import { appendStepSummary, renderRunSummary, type RunSummary } from '../../harness/fixtures/summary.ts';
+import { scratchDir } from '../support/scratch.ts';
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -50,26 +50,22 @@ describe('step summary', () => {
   });
 
   test('appendStepSummary appends to $GITHUB_STEP_SUMMARY, does nothing without it, and fails typed', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cth-summary-'));
+    const dir = scratchDir('cth-summary-');
+    vi.stubEnv('GITHUB_STEP_SUMMARY', '');
+    expect(appendStepSummary('| bench |')).toBe(false);
+    const file = join(dir, 'summary.md');
+    vi.stubEnv('GITHUB_STEP_SUMMARY', file);
+    expect(appendStepSummary('one')).toBe(true);
+    expect(appendStepSummary('two\n\n')).toBe(true);
+    expect(readFileSync(file, 'utf8')).toBe('one\n\ntwo\n\n');
+    vi.stubEnv('GITHUB_STEP_SUMMARY', join(dir, 'missing', 'summary.md'));
+    let caught: unknown;
     try {
-      vi.stubEnv('GITHUB_STEP_SUMMARY', '');
-      expect(appendStepSummary('| bench |')).toBe(false);
-      const file = join(dir, 'summary.md');
-      vi.stubEnv('GITHUB_STEP_SUMMARY', file);
-      expect(appendStepSummary('one')).toBe(true);
-      expect(appendStepSummary('two\n\n')).toBe(true);
-      expect(readFileSync(file, 'utf8')).toBe('one\n\ntwo\n\n');
-      vi.stubEnv('GITHUB_STEP_SUMMARY', join(dir, 'missing', 'summary.md'));
-      let caught: unknown;
-      try {
-        appendStepSummary('three');
-      } catch (error) {
-        caught = error;
-      }
-      expect(isHarnessError(caught, 'ERR_STEP_SUMMARY')).toBe(true);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      appendStepSummary('three');
+    } catch (error) {
+      caught = error;
     }
+    expect(isHarnessError(caught, 'ERR_STEP_SUMMARY')).toBe(true);
   });
 });
 

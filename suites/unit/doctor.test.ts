@@ -10,6 +10,7 @@ import {
 import { execute, isRoot } from '../../harness/os/execute.ts';
 import { readiness, type Check } from '../../harness/os/prerequisites.ts';
 import { compareVersions, versionParts } from '../../harness/os/versions.ts';
+import { NOBODY, NO_CAPS } from '../support/privileges.ts';
 
 const BIN = join(fileURLToPath(new URL('../..', import.meta.url)), 'bin/conntrack-harness.js');
 
@@ -22,10 +23,6 @@ function capture(): CliIO & { out: string; err: string } {
   };
   return io;
 }
-
-const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
-/** Root without the two capabilities: for checkouts nobody cannot read (a 0750 home, as on GitHub runners). */
-const NO_CAPS = ['setpriv', '--inh-caps=-net_admin,-sys_admin', '--bounding-set=-net_admin,-sys_admin'];
 
 /** The bin in a child process, unprivileged: as root it becomes nobody (or, failing that, drops the capabilities). */
 async function runBinUnprivileged(args: string[]) {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runCli, SWEEP_NEEDS_ROOT, type CliIO } from '../../harness/cli.ts';
+import { isRoot } from '../../harness/os/execute.ts';
 import { findExecutable } from '../../harness/os/prerequisites.ts';
 import { processesOfRun, RUN_MARKER } from '../../scripts/stress.ts';
 
@@ -143,11 +144,11 @@ describe('conntrack-harness (runCli, in-process)', () => {
 describe('sweep without root', () => {
   // As root, the test drops to nobody with setpriv (the checkout is world-readable); as anyone
   // else it is unprivileged already. The uid decides, as sweep itself does (see SWEEP_NEEDS_ROOT).
-  const isRoot = process.getuid?.() === 0;
+  const asRoot = isRoot();
   const setpriv = findExecutable('setpriv');
-  const asNobody = (argv: string[]) => (isRoot ? [setpriv!, '--reuid=65534', '--regid=65534', '--clear-groups', ...argv] : argv);
+  const asNobody = (argv: string[]) => (asRoot ? [setpriv!, '--reuid=65534', '--regid=65534', '--clear-groups', ...argv] : argv);
 
-  test.skipIf(isRoot && !setpriv).each([
+  test.skipIf(asRoot && !setpriv).each([
     ['npm run sweep', [process.execPath, '--import', 'tsx', 'scripts/sweep.ts']],
     ['conntrack-harness sweep', [process.execPath, '--import', 'tsx', '--input-type=module', '-e',
       "const { runCli } = await import('./harness/cli.ts'); process.exitCode = await runCli(['sweep']);"]],
