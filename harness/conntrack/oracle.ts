@@ -47,6 +47,18 @@ const ORACLE_FILTER_KEYS = new Set([
   'sport', 'dport', 'mark', 'status', 'state', 'nat',
 ]);
 
+/**
+ * conntrack-tools selects entries for -L, -D and -U by dumping and comparing in userspace, and that
+ * comparison ignores --srckey/--dstkey (seen in 1.4.6, 1.4.7 and 1.4.8): `-D -p gre ... --srckey 1`
+ * deletes every GRE entry of those addresses. Only -G (a kernel lookup) honours the keys. So the
+ * oracle refuses a GRE key where it would select, rather than widen the selection.
+ */
+function refuseGreKeys(protocol: Protocol | number | undefined, keyed: boolean, what: string): void {
+  if (keyed && (protocol === 'gre' || protocol === 47)) {
+    throw new HarnessError('ERR_ORACLE_UNSUPPORTED', `conntrack ${what} cannot select by GRE key: it ignores --srckey/--dstkey and would match every GRE entry of those addresses`);
+  }
+}
+
 /** `-p` for a protocol: its number when it is generic (names of those depend on /etc/protocols). */
 function protoArg(protocol: Protocol): string {
   return tupleShape(protocol) === 'generic' ? String(protocolNumber(protocol)) : String(protocol);
@@ -424,9 +436,9 @@ export class ConntrackOracle {
     if ((f.sport !== undefined || f.dport !== undefined || f.state !== undefined) && f.protocol === undefined) {
       unsupported('ports and states need a protocol (-p)');
     }
-    const gre = f.protocol === 'gre' || f.protocol === 47;
-    if (f.sport !== undefined) args.push(gre ? '--srckey' : '--sport', String(f.sport));
-    if (f.dport !== undefined) args.push(gre ? '--dstkey' : '--dport', String(f.dport));
+    refuseGreKeys(f.protocol, f.sport !== undefined || f.dport !== undefined, '-L/-D');
+    if (f.sport !== undefined) args.push('--sport', String(f.sport));
+    if (f.dport !== undefined) args.push('--dport', String(f.dport));
     if (f.state !== undefined) args.push('--state', f.state);
     if (f.mark !== undefined) {
       const m = typeof f.mark === 'number' ? { value: f.mark, mask: 0xffffffff } : f.mark;
@@ -467,8 +479,9 @@ export class ConntrackOracle {
   async update(entry: EntryInput, changes: EntryChanges): Promise<number> {
     const key = normalizeKey(entry);
     if (key.zone !== 0 || key.origZone !== undefined || key.replyZone !== undefined) {
-      throw new HarnessError('ERR_ORACLE_UNSUPPORTED', 'conntrack -U cannot select a zone (no -w/--orig-zone on -U in conntrack-tools 1.4.7)');
+      throw new HarnessError('ERR_ORACLE_UNSUPPORTED', `conntrack -U cannot select a zone (no -w/--orig-zone on -U in conntrack-tools ${await this.version()})`);
     }
+    refuseGreKeys(key.protocol, true, '-U');
     const args = ['-U', '-f', key.family, ...tupleArgs(key, false)];
     if (changes.mark !== undefined) args.push('-m', changes.markMask === undefined ? String(changes.mark) : `${changes.mark}/${changes.markMask}`);
     if (changes.timeout !== undefined) args.push('-t', String(changes.timeout));
@@ -551,7 +564,9 @@ export class ConntrackOracle {
 
   /** `conntrack -D` by original tuple and zone; returns how many were deleted (0 when none matched). */
   async delete(entry: EntryInput): Promise<number> {
-    const { stderr } = await this.run(['-D', ...tupleArgs(normalizeKey(entry))], { extraOkCodes: [1] });
+    const key = normalizeKey(entry);
+    refuseGreKeys(key.protocol, true, '-D');
+    const { stderr } = await this.run(['-D', ...tupleArgs(key)], { extraOkCodes: [1] });
     return summaryCount(stderr, 'deleted');
   }
 }
@@ -583,10 +598,13 @@ function summaryCount(stderr: string, verb: 'deleted' | 'updated'): number {
   return Number(m[1]);
 }
 
-/** A filter selecting the entries that could share `key`'s tuple (exact addresses, ports, zone). */
+/**
+ * A filter selecting the entries that could share `key`'s tuple (exact addresses, ports, zone);
+ * without GRE keys, which the CLI cannot select by (refuseGreKeys): get() compares those itself.
+ */
 function filterOfKey(key: ConntrackKey): ConntrackFilter {
   const f: ConntrackFilter = { family: key.family, protocol: key.protocol, src: key.src, dst: key.dst };
-  if (key.sport !== undefined) Object.assign(f, { sport: key.sport, dport: key.dport });
+  if (key.sport !== undefined && key.protocol !== 'gre') Object.assign(f, { sport: key.sport, dport: key.dport });
   if (key.origZone !== undefined) f.origZone = key.origZone;
   else if (key.replyZone !== undefined) f.replyZone = key.replyZone;
   else f.zone = key.zone;
