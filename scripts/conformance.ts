@@ -11,6 +11,7 @@ import { collectEnvironment, describeEnvironment } from '../harness/os/doctor.ts
 import { EXIT_FAILED, EXIT_OK, scriptArgs } from '../harness/os/args.ts';
 import { ValidationError } from '../harness/errors.ts';
 import { openAdapter } from '../harness/conntrack/adapter.ts';
+import { selectUnderTest } from '../harness/conntrack/variants.ts';
 import { conntrackToolsVersion } from '../harness/conntrack/oracle.ts';
 import { packageVersion } from '../harness/cli.ts';
 import { Netns } from '../harness/os/netns.ts';
@@ -21,11 +22,11 @@ const ADAPTERS: Record<string, string> = {
   'nfct-ctypes': join(ROOT, 'adapters/nfct-ctypes/adapter.py'),
   pyroute2: join(ROOT, 'adapters/pyroute2/adapter.py'),
 };
-const SUITES = ['suites/kernel/seed.test.ts', 'suites/kernel/protocols.test.ts'];
+const SUITES = ['suites/kernel/seed.test.ts', 'suites/kernel/protocols.test.ts', 'suites/kernel/traffic.test.ts'];
 
 const HELP = `usage: npm run conformance -- --sut <client|cli|nfct-ctypes|pyroute2|PATH> [--args JSON] [--out DIR]
 
-Runs the seed and generic suites against one conntrack implementation (root): the harness's
+Runs the seed, generic and traffic suites against one conntrack implementation (root): the harness's
 client, the conntrack CLI, a reference adapter (adapters/), or any adapter executable speaking the
 protocol of docs/adapters.md. Writes DIR/conformance-<name>.json and .md (default DIR: reports):
 every case per protocol and family, passed, failed (with the first difference) or skipped (with
@@ -76,8 +77,10 @@ interface CaseResult {
   detail?: string;
 }
 
-/** Protocol, family and implementation from the suites' describe names. */
-function whereOf(group: string): Pick<CaseResult, 'protocol' | 'family' | 'implementation'> {
+/** Protocol, family and implementation from the suites' describe names (a traffic recipe goes into the case). */
+function whereOf(group: string): Pick<CaseResult, 'protocol' | 'family' | 'implementation'> & { recipe?: string } {
+  const traffic = /^traffic (\S+) (\S+) (ipv4|ipv6) \[([^\]]+)\]$/.exec(group);
+  if (traffic) return { protocol: traffic[1]!, recipe: traffic[2]!, family: traffic[3]!, implementation: traffic[4]! };
   const generic = /^(\S+) (ipv4|ipv6) \[([^\]]+)\]$/.exec(group);
   if (generic) return { protocol: generic[1]!, family: generic[2]!, implementation: generic[3]! };
   const seed = /^seed suite \[([^,\]]+)(?:, (created by [^\]]+))?\] (ipv4|ipv6)$/.exec(group);
@@ -88,7 +91,9 @@ function whereOf(group: string): Pick<CaseResult, 'protocol' | 'family' | 'imple
 function resultOf(test: TestCase): CaseResult {
   const group = test.parent.type === 'suite' ? test.parent.fullName : '';
   const { state } = test.result();
-  const base = { group, case: test.name.replace(/ \(skipped: .*\)$/, ''), ...whereOf(group) };
+  const { recipe, ...where } = whereOf(group);
+  const name = test.name.replace(/ \(skipped: .*\)$/, '');
+  const base = { group, case: recipe === undefined ? name : `traffic (${recipe}): ${name}`, ...where };
   if (state === 'failed') return { ...base, state, detail: firstErrorLine(test).split('\n')[0] };
   if (state === 'skipped') return { ...base, state, detail: skipReason(test) };
   return { ...base, state: 'passed' };
@@ -128,9 +133,10 @@ console.error(`conformance: ${SUITES.join(', ')} against ${sut}`);
 const vitest = await startVitest('test', SUITES, { run: true, watch: false, project: ['kernel'], reporters: ['dot', collector] });
 await vitest.close();
 
-// The rows of this implementation: the seed suite also runs the client and the CLI beside it.
-const others = new Set(sut === 'client' ? ['conntrack-cli'] : sut === 'cli' ? ['client'] : ['client', 'conntrack-cli']);
-const mine = results.filter((r) => !others.has(r.implementation));
+// The rows of this implementation: the seed suite also runs the client and the CLI beside it, and
+// the traffic suite's kernel pick-up cases belong to none.
+const variant = selectUnderTest({ CTH_SUT: sut, CTH_SUT_ARGS: JSON.stringify(args) }).name;
+const mine = results.filter((r) => r.implementation === variant);
 const implementation = [...new Set(mine.map((r) => r.implementation))].join(', ');
 const count = (state: CaseResult['state']) => mine.filter((r) => r.state === state).length;
 const report = {
