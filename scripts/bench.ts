@@ -15,14 +15,20 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ConntrackClient } from '../harness/conntrack/client.ts';
+import type { ImplementationVariant } from '../harness/conntrack/variants.ts';
 import type { EntryInput } from '../harness/conntrack/entry.ts';
 import type { ConntrackFilter } from '../harness/conntrack/filter.ts';
 import { ConntrackOracle, withPrivateFile } from '../harness/conntrack/oracle.ts';
+import type { ConntrackImplementation } from '../harness/conntrack/implementation.ts';
 import { positiveInt, positiveInts, scriptArgs } from '../harness/os/args.ts';
 import { effectiveArgv, execute } from '../harness/os/execute.ts';
 import { Netns } from '../harness/os/netns.ts';
 import { conntrackBinary } from '../harness/os/prerequisites.ts';
 import { appendStepSummary } from '../harness/fixtures/summary.ts';
+import { openAdapter } from '../harness/conntrack/adapter.ts';
+import { ORACLE_IMPLEMENTATION, REFERENCE_ADAPTERS, systemVariant } from '../harness/conntrack/variants.ts';
+import { conntrackToolsVersion } from '../harness/conntrack/oracle.ts';
+import { packageVersion } from '../harness/cli.ts';
 import { childrenSysMs, gapMeter, lastJsonLine } from './bench-measure.ts';
 
 const ZONE = 100;
@@ -58,29 +64,41 @@ const UPDATE_SPORT = 1024;
 const TARGET_MARK = 1;
 const DECOY_MARK = 5;
 
-const HELP = `usage: npm run bench -- [--sizes N,N,...] [--reps R] [--out FILE]
+const HELP = `usage: npm run bench -- [--sizes N,N,...] [--reps R] [--systems S,S,...] [--systems-size N] [--out FILE]
 
 Times the client against the conntrack CLI on the same work (root; a few minutes at the default
 sizes), each size in fresh namespaces of its own: create, list a zone, list through a mark/mask
 filter, dump and delete a zone, update marks (up to ${UPDATE_MAX_SIZE.toLocaleString('en')}), deleting known tuples
 against the nfct peer when python3 and libnetfilter_conntrack are there, and an event burst.
+Then lists and deletes --systems-size entries with each of --systems (the client, the CLI, a
+reference adapter by name, or an adapter's path), in fresh namespaces of their own.
 Prints each size's rows as it finishes (progress on stderr meanwhile) and writes JSON.
 
   --sizes N,N,...  entries per zone, positive integers (default 1000,10000,100000)
   --reps R         repetitions per size, medians printed (default 3; at most 2 from 100,000)
+  --systems S,...  systems for the per-system table: client, cli, ${Object.keys(REFERENCE_ADAPTERS).join(', ')}, or
+                   the path of an adapter executable (default client,cli)
+  --systems-size N entries each system lists and deletes (default 10000)
   --out FILE       the JSON report (default bench-results/bench.json)
   -h, --help       show this help
 
 Exit codes: 0 done, 1 a check or a command failed, 2 bad usage.`;
 
-const { SIZES, REPS, OUT } = scriptArgs({
+const { SIZES, REPS, OUT, SYSTEMS, SYSTEMS_SIZE } = scriptArgs({
   name: 'bench', help: HELP,
   options: {
     sizes: { type: 'string', default: '1000,10000,100000' },
     reps: { type: 'string', default: '3' },
+    systems: { type: 'string', default: 'client,cli' },
+    'systems-size': { type: 'string', default: '10000' },
     out: { type: 'string', default: 'bench-results/bench.json' },
   },
-  check: ({ values }) => ({ SIZES: positiveInts('--sizes', values.sizes), REPS: positiveInt('--reps', values.reps), OUT: values.out }),
+  check: ({ values }) => ({
+    SIZES: positiveInts('--sizes', values.sizes), REPS: positiveInt('--reps', values.reps), OUT: values.out,
+    // Each name is checked here (an adapter must exist and be executable), before any namespace.
+    SYSTEMS: values.systems.split(',').map((name) => ({ name, variant: systemVariant(name, [], '--systems') })),
+    SYSTEMS_SIZE: positiveInt('--systems-size', values['systems-size']),
+  }),
 });
 
 interface Row {
@@ -280,7 +298,8 @@ async function eventBurst(n: number, listener: 'client' | 'cli' | 'cli-64MiB'): 
     }
   }
   // conntrack -E writes into a private temp file (0600, made with O_EXCL), removed at the end.
-  return withPrivateFile('', async (out) => {
+  // await, not a bare return: the namespace and the client (await using) must outlive the callback.
+  return await withPrivateFile('', async (out) => {
     const args = ['-E', '-e', 'NEW', '-o', 'id', '-w', String(EVENT_ZONE), ...(listener === 'cli-64MiB' ? ['-b', String(64 * 1024 * 1024)] : [])];
     const [file, ...rest] = effectiveArgv([conntrackBinary(), ...args], { netns: ns.name, runAsRoot: true });
     const cli = execa(file!, rest, { stdin: 'ignore', stdout: { file: out }, stderr: 'pipe', env: { LC_ALL: 'C' }, timeout: 300_000, reject: false });
@@ -422,6 +441,110 @@ function printRows(block: readonly Row[], first: boolean): void {
   for (const r of block) {
     console.log(`${String(r.size).padEnd(8)} ${r.operation.padEnd(OP_WIDTH)} ${fmt(r.clientMs).padStart(11)} ${fmt(r.clientColdMs ?? NaN).padStart(12)} ${fmt(r.cliMs).padStart(12)} ${fmt(r.cliSysMs).padStart(9)} ${fmt(r.clientSysMs).padStart(11)} ${r.ratio.toFixed(3).padStart(11)} ${(r.coldRatio === undefined ? '-' : r.coldRatio.toFixed(3)).padStart(11)} ${fmt(r.clientGapMs).padStart(10)}`);
   }
+}
+
+/** One operation of one system: the round trip (median), and the adapter's own time when it reports one. */
+interface SystemTime {
+  ms: number;
+  ownMs?: number;
+  /** Why the system has no figure for this operation. */
+  none?: string;
+}
+
+interface SystemRow {
+  system: string;
+  version: string;
+  size: number;
+  list: SystemTime;
+  deleteKnown: SystemTime;
+  deleteZone: SystemTime;
+}
+
+const SYSTEMS_ZONE = 400;
+const SYSTEMS_NEIGHBOUR = 401;
+/** An adapter's answer to a request about SYSTEMS_SIZE entries may take long (pyroute2 decodes in Python). */
+const SYSTEM_REQUEST_TIMEOUT_MS = 600_000;
+// Measured here (1.4.7, Linux 6.18): each -D line of `conntrack -R` dumps the whole table to find
+// its tuple, so 1,000 lines over 20,000 entries took 82.7 s; one process per entry does the same.
+const CLI_KNOWN_TUPLES = 'no figure: each conntrack -D (or -R line) dumps the whole table to find its tuple (1,000 of them over 20,000 entries: 82.7 s, measured by hand)';
+
+const systemCell = (t: SystemTime) => (t.none ? '-' : `${fmt(t.ms)}${t.ownMs === undefined ? '' : ` (own ${fmt(t.ownMs)})`}`);
+
+/**
+ * One system lists the zone and deletes its N entries, by their known tuples and by a zone filter,
+ * REPS times in a namespace of its own (the harness's client seeds and checks, untimed): the client
+ * in this process; the CLI as a process whose output is discarded (-L -w Z, -D -w Z); an adapter
+ * through its protocol, so the round trip holds the JSON both ways and the schema check, and the
+ * adapter's own time (elapsedMs) is printed beside it.
+ */
+async function measureSystem(name: string, variant: ImplementationVariant, n: number): Promise<SystemRow> {
+  await using ns = await Netns.create();
+  await using client = await ConntrackClient.open({ netns: ns.name, timeoutMs: 120_000 });
+  const mine = entriesFor(SYSTEMS_ZONE, n);
+  await seed(client, entriesFor(SYSTEMS_NEIGHBOUR, n), 'neighbour entries');
+  const isCli = variant === ORACLE_IMPLEMENTATION;
+  const adapter = variant.argv === undefined ? undefined : await openAdapter(variant.argv, ns.name, { requestTimeoutMs: SYSTEM_REQUEST_TIMEOUT_MS });
+  const system: ConntrackImplementation = adapter ?? client;
+  const version = adapter ? adapter.hello?.version ?? '' : isCli ? `conntrack-tools ${await conntrackToolsVersion()}` : `conntrack-harness ${packageVersion()}`;
+  const times: Record<'list' | 'deleteKnown' | 'deleteZone', Array<{ ms: number; ownMs?: number }>> = { list: [], deleteKnown: [], deleteZone: [] };
+  const timed = async (op: keyof typeof times, fn: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    await fn();
+    times[op].push({ ms: performance.now() - t0, ownMs: adapter?.lastElapsedMs });
+  };
+  const expectZone = (count: number, when: string) => expectCount(client, SYSTEMS_ZONE, count, `${when} (${name})`);
+  try {
+    if (!isCli) await system.list({ zone: SYSTEMS_NEIGHBOUR }); // one untimed pass: warm, as a long-lived user
+    for (let rep = 0; rep < REPS; rep++) {
+      await client.create(mine);
+      let listed = -1;
+      await timed('list', async () => {
+        if (isCli) await cliQuiet(ns.name, ['-L', '-w', String(SYSTEMS_ZONE)]);
+        else listed = (await system.list({ zone: SYSTEMS_ZONE })).length;
+      });
+      if (isCli) listed = (await cliQuiet(ns.name, ['-L', '-w', String(SYSTEMS_ZONE)], 'shown'))!; // checked untimed
+      if (listed !== n) throw new Error(`bench: ${name} listed ${listed} entries of zone ${SYSTEMS_ZONE}, expected ${n}`);
+      if (!isCli) {
+        let deleted = -1;
+        await timed('deleteKnown', async () => {
+          deleted = (await system.delete(mine)).deleted.length;
+        });
+        if (deleted !== n) throw new Error(`bench: ${name} deleted ${deleted} of ${n} known tuples`);
+        await expectZone(0, 'after deleting the known tuples');
+        await client.create(mine);
+      }
+      let matched = -1;
+      await timed('deleteZone', async () => {
+        matched = isCli ? (await cliQuiet(ns.name, ['-D', '-w', String(SYSTEMS_ZONE)], 'deleted'))! : await system.deleteMatching({ zone: SYSTEMS_ZONE });
+      });
+      if (matched !== n) throw new Error(`bench: ${name} deleted ${matched} entries of zone ${SYSTEMS_ZONE} by filter, expected ${n}`);
+      await expectZone(0, 'after deleting the zone by filter');
+    }
+    await expectCount(client, SYSTEMS_NEIGHBOUR, n, `in the neighbour zone (${name})`);
+  } finally {
+    await adapter?.close();
+  }
+  const summary = (samples: Array<{ ms: number; ownMs?: number }>, none?: string): SystemTime => {
+    if (none) return { ms: NaN, none };
+    const own = samples.map((x) => x.ownMs).filter((x): x is number => x !== undefined);
+    return { ms: median(samples.map((x) => x.ms)), ...(own.length === samples.length ? { ownMs: median(own) } : {}) };
+  };
+  return {
+    system: name, version, size: n,
+    list: summary(times.list), deleteKnown: summary(times.deleteKnown, isCli ? CLI_KNOWN_TUPLES : undefined), deleteZone: summary(times.deleteZone),
+  };
+}
+
+function printSystems(block: readonly SystemRow[]): void {
+  if (block.length === 0) return;
+  console.log(`\nsystems: ${block[0]!.size.toLocaleString('en')} entries in one zone (and as many in a neighbour zone), medians of ${REPS} runs`);
+  console.log('the client in this process; the CLI as a process, output discarded; an adapter through its protocol: the round trip');
+  console.log('(JSON both ways, the schema check) and, in brackets, the adapter\'s own time for the request (its elapsedMs)');
+  console.log(`${'system'.padEnd(16)} ${'version'.padEnd(50)} ${'list zone'.padStart(24)} ${'delete N known tuples'.padStart(26)} ${'delete zone by filter'.padStart(26)}`);
+  for (const r of block) {
+    console.log(`${r.system.padEnd(16)} ${r.version.padEnd(50)} ${systemCell(r.list).padStart(24)} ${systemCell(r.deleteKnown).padStart(26)} ${systemCell(r.deleteZone).padStart(26)}`);
+  }
+  for (const r of block) for (const t of [r.list, r.deleteKnown, r.deleteZone]) if (t.none) console.log(`${r.system}: ${t.none}`);
 }
 
 const rows: Row[] = [];
@@ -648,9 +771,17 @@ for (const size of new Set(updateRetries.map((u) => u.size))) {
 for (const size of updateSkipped) console.log(`update at ${size}: skipped, more than ${UPDATE_MAX_SIZE} entries (see UPDATE_MAX_SIZE in scripts/bench.ts)`);
 const perEntry = rows.find((r) => r.operation === 'delete 1 process/entry');
 if (perEntry) console.log(`delete by tuple vs one conntrack -D per entry: ${(perEntry.cliMs / perEntry.clientMs).toFixed(0)}x faster`);
+// Systems: each lists and deletes the same SYSTEMS_SIZE entries, as its users run it.
+const systemRows: SystemRow[] = [];
+for (const system of SYSTEMS) {
+  status(`systems: ${system.name}, ${SYSTEMS_SIZE.toLocaleString('en')} entries`);
+  systemRows.push(await measureSystem(system.name, system.variant, SYSTEMS_SIZE));
+}
+printSystems(systemRows);
+
 console.log(`total ${fmt(performance.now() - started)}`);
 mkdirSync(dirname(OUT), { recursive: true });
-writeFileSync(OUT, `${JSON.stringify({ kernel: release(), reps: REPS, rows, peer: peerRows, peerAbsent, events: eventRows, memory, updateRetries, updateSkipped }, null, 2)}\n`);
+writeFileSync(OUT, `${JSON.stringify({ kernel: release(), reps: REPS, rows, peer: peerRows, peerAbsent, events: eventRows, memory, updateRetries, updateSkipped, systems: systemRows }, null, 2)}\n`);
 console.log(`wrote ${OUT}`);
 // In GitHub Actions, the job page gets the ratios too (nothing happens without GITHUB_STEP_SUMMARY).
 appendStepSummary([
@@ -661,4 +792,8 @@ appendStepSummary([
   ...rows.map((r) => `| ${r.size} | ${r.operation} | ${fmt(r.clientMs)} | ${fmt(r.cliMs)} | ${fmt(r.cliSysMs)} | ${r.ratio.toFixed(3)} | ${r.coldRatio === undefined ? '-' : r.coldRatio.toFixed(3)} | ${fmt(r.clientGapMs)} |`),
   '',
   ...eventRows.map((e) => `- events ${e.size}, ${e.listener}: ${e.received} received, ${e.lost} lost`),
+  '',
+  `| system (${SYSTEMS_SIZE} entries) | version | list zone | delete N known tuples | delete zone by filter |`,
+  '|---|---|---:|---:|---:|',
+  ...systemRows.map((r) => `| ${r.system} | ${r.version} | ${systemCell(r.list)} | ${systemCell(r.deleteKnown)} | ${systemCell(r.deleteZone)} |`),
 ].join('\n'));

@@ -2,8 +2,7 @@
 // suites against one implementation (CTH_SUT, docs/adapters.md) through vitest's node API, and
 // writes what each case did, per protocol and family, to reports/conformance-<name>.json and .md.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 import { startVitest } from 'vitest/node';
 import { firstErrorLine, skipReason } from '../harness/fixtures/summary.ts';
@@ -11,17 +10,11 @@ import { collectEnvironment, describeEnvironment } from '../harness/os/doctor.ts
 import { EXIT_FAILED, EXIT_OK, scriptArgs } from '../harness/os/args.ts';
 import { ValidationError } from '../harness/errors.ts';
 import { openAdapter } from '../harness/conntrack/adapter.ts';
-import { selectUnderTest } from '../harness/conntrack/variants.ts';
+import { REFERENCE_ADAPTERS, systemVariant } from '../harness/conntrack/variants.ts';
 import { conntrackToolsVersion } from '../harness/conntrack/oracle.ts';
 import { packageVersion } from '../harness/cli.ts';
 import { Netns } from '../harness/os/netns.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** The reference adapters, by name (docs/adapters.md). */
-const ADAPTERS: Record<string, string> = {
-  'nfct-ctypes': join(ROOT, 'adapters/nfct-ctypes/adapter.py'),
-  pyroute2: join(ROOT, 'adapters/pyroute2/adapter.py'),
-};
 const SUITES = ['suites/kernel/seed.test.ts', 'suites/kernel/protocols.test.ts', 'suites/kernel/traffic.test.ts'];
 
 const HELP = `usage: npm run conformance -- --sut <client|cli|nfct-ctypes|pyroute2|PATH> [--args JSON] [--out DIR]
@@ -39,14 +32,13 @@ the reason).
 
 Exit codes: 0 every case passed or was skipped, 1 a case failed, 2 bad usage.`;
 
-const { sut, name, out, args } = scriptArgs({
+const { sut, variant, name, out, args } = scriptArgs({
   name: 'conformance',
   help: HELP,
   options: { sut: { type: 'string' }, args: { type: 'string' }, out: { type: 'string', default: 'reports' } },
   check: ({ values }) => {
     const chosen = values.sut;
-    if (!chosen) throw new ValidationError('ERR_INVALID_ARGUMENT', '--sut', chosen, '--sut is required: client, cli, nfct-ctypes, pyroute2 or the path of an adapter');
-    const path = ADAPTERS[chosen];
+    if (!chosen) throw new ValidationError('ERR_INVALID_ARGUMENT', '--sut', chosen, `--sut is required: client, cli, ${Object.keys(REFERENCE_ADAPTERS).join(', ')} or the path of an adapter`);
     let args: unknown = [];
     try {
       if (values.args !== undefined) args = JSON.parse(values.args);
@@ -56,12 +48,9 @@ const { sut, name, out, args } = scriptArgs({
     if (!Array.isArray(args) || !args.every((a) => typeof a === 'string' && /^[\w.=-]+$/.test(a))) {
       throw new ValidationError('ERR_INVALID_ARGUMENT', '--args', values.args, '--args must be a JSON array of plain words, e.g. ["--api","conntrack"]');
     }
-    if (chosen === 'client' || chosen === 'cli') {
-      if (args.length > 0) throw new ValidationError('ERR_INVALID_ARGUMENT', '--args', values.args, '--args applies to an adapter only');
-      return { sut: chosen, name: chosen, out: values.out, args };
-    }
-    const base = path ? chosen : basename(chosen).replace(/\.[a-z]+$/, '');
-    return { sut: path ?? resolve(chosen), name: [base, ...args.map((a) => a.replace(/^-+/, ''))].join('-'), out: values.out, args };
+    const variant = systemVariant(chosen, args as string[], '--sut');
+    const base = chosen === 'client' || chosen === 'cli' || REFERENCE_ADAPTERS[chosen] ? chosen : basename(chosen).replace(/\.[a-z]+$/, '');
+    return { sut: chosen, variant, name: [base, ...(args as string[]).map((a) => a.replace(/^-+/, ''))].join('-'), out: values.out, args: args as string[] };
   },
 });
 
@@ -109,7 +98,7 @@ async function versionOf(): Promise<string> {
   if (sut === 'cli') return `conntrack-tools ${await conntrackToolsVersion()}`;
   try {
     await using ns = await Netns.create();
-    const adapter = await openAdapter([sut, ...args], ns.name);
+    const adapter = await openAdapter(variant.argv!, ns.name);
     try {
       return `${adapter.hello?.name ?? name} ${adapter.hello?.version ?? ''}`.trim();
     } finally {
@@ -127,20 +116,19 @@ const collector: Reporter = {
   },
 };
 
-process.env.CTH_SUT = sut;
+process.env.CTH_SUT = variant.argv?.[0] ?? sut;
 if (args.length > 0) process.env.CTH_SUT_ARGS = JSON.stringify(args);
-console.error(`conformance: ${SUITES.join(', ')} against ${sut}`);
+console.error(`conformance: ${SUITES.join(', ')} against ${(variant.argv ?? [sut]).join(' ')}`);
 const vitest = await startVitest('test', SUITES, { run: true, watch: false, project: ['kernel'], reporters: ['dot', collector] });
 await vitest.close();
 
 // The rows of this implementation: the seed suite also runs the client and the CLI beside it, and
 // the traffic suite's kernel pick-up cases belong to none.
-const variant = selectUnderTest({ CTH_SUT: sut, CTH_SUT_ARGS: JSON.stringify(args) }).name;
-const mine = results.filter((r) => r.implementation === variant);
+const mine = results.filter((r) => r.implementation === variant.name);
 const implementation = [...new Set(mine.map((r) => r.implementation))].join(', ');
 const count = (state: CaseResult['state']) => mine.filter((r) => r.state === state).length;
 const report = {
-  sut: name, implementation, version: await versionOf(), command: [sut, ...args].join(' '), environment: describeEnvironment(await collectEnvironment()),
+  sut: name, implementation, version: await versionOf(), command: (variant.argv ?? [sut]).join(' '), environment: describeEnvironment(await collectEnvironment()),
   date: new Date().toISOString(), passed: count('passed'), failed: count('failed'), skipped: count('skipped'), cases: mine,
 };
 

@@ -16,6 +16,7 @@ import ipaddress
 import json
 import socket
 import sys
+import time
 
 # --- the harness's entry model ------------------------------------------------------------------
 PROTOCOLS = {
@@ -489,6 +490,7 @@ def serve(adapter):
     for line in sys.stdin:
         if not line.strip():
             continue
+        started = time.perf_counter()
         rid = None
         try:
             req = json.loads(line)
@@ -508,6 +510,8 @@ def serve(adapter):
             detail = [resp['error']['message']] if adapter.LOG_UNANSWERED_ERROR else []
             log('cannot answer a request without an id:', line.strip()[:200], *detail)
             continue
+        # The adapter's own time (the bench reports it beside the round trip): not the JSON out.
+        resp['elapsedMs'] = round((time.perf_counter() - started) * 1000, 3)
         out.write(json.dumps(resp, separators=(',', ':')) + '\n')
         out.flush()
     return 0

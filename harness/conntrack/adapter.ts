@@ -102,6 +102,7 @@ export class AdapterImplementation implements ConntrackImplementation, AsyncDisp
   /** Resolves once it has exited and its pipes are read to the end (or DRAIN_MS after the exit). */
   readonly #drained: Promise<void>;
   #hello: AdapterHello | undefined;
+  #lastElapsedMs: number | undefined;
   #stderr = '';
   #lastId = 0;
   #pending: Pending | undefined;
@@ -157,6 +158,14 @@ export class AdapterImplementation implements ConntrackImplementation, AsyncDisp
 
   get stderr(): string {
     return this.#stderr;
+  }
+
+  /**
+   * The adapter's own time for the last answered request, when it reported one (`elapsedMs`, before
+   * it encoded the response): the bench prints it beside the round trip.
+   */
+  get lastElapsedMs(): number | undefined {
+    return this.#lastElapsedMs;
   }
 
   get running(): boolean {
@@ -218,6 +227,7 @@ export class AdapterImplementation implements ConntrackImplementation, AsyncDisp
     }
     this.#pending = undefined;
     clearTimeout(pending.timer);
+    this.#lastElapsedMs = (r as { elapsedMs?: number }).elapsedMs;
     pending.resolve(r);
   }
 

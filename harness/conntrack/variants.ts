@@ -2,6 +2,7 @@
 // names. No vitest here: the conformance and bench scripts resolve a system outside a test run.
 import { accessSync, constants, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../errors.ts';
 import { openAdapter } from './adapter.ts';
 import { ConntrackClient } from './client.ts';
@@ -10,6 +11,8 @@ import { ConntrackOracle } from './oracle.ts';
 
 export interface ImplementationVariant {
   name: string;
+  /** An adapter's command (path and arguments); absent for the client and the CLI. */
+  argv?: readonly string[];
   open(netns: string): Promise<ConntrackImplementation & { close?(): void | Promise<void> }>;
 }
 
@@ -35,20 +38,53 @@ export const IMPLEMENTATIONS: ImplementationVariant[] = [CLIENT_IMPLEMENTATION, 
 export function adapterImplementation(path: string, args: readonly string[] = []): ImplementationVariant {
   // adapters/<name>/adapter.py is named by its directory: the file name says nothing.
   const name = /^adapter(\.\w+)?$/.test(basename(path)) ? basename(dirname(path)) : basename(path);
-  return { name, open: (netns) => openAdapter([path, ...args], netns) };
+  const argv = [path, ...args];
+  return { name, argv, open: (netns) => openAdapter(argv, netns) };
+}
+
+/** The reference adapters (docs/adapters.md), by the name a user gives them. */
+export const REFERENCE_ADAPTERS: Readonly<Record<string, string>> = {
+  'nfct-ctypes': fileURLToPath(new URL('../../adapters/nfct-ctypes/adapter.py', import.meta.url)),
+  pyroute2: fileURLToPath(new URL('../../adapters/pyroute2/adapter.py', import.meta.url)),
+};
+
+/**
+ * The system a user names (`CTH_SUT`, conformance's `--sut`, the bench's `--systems`): `client`,
+ * `cli`, a reference adapter's name, or the path of an adapter executable, which gets `args`. A
+ * name that is none of them throws ERR_INVALID_ARGUMENT naming `field`, before anything runs.
+ */
+export function systemVariant(name: string, args: readonly string[] = [], field = 'system'): ImplementationVariant {
+  const invalid = (why: string): never => {
+    throw new ValidationError('ERR_INVALID_ARGUMENT', field, name, `${field}=${name}: ${why}`);
+  };
+  if (name === 'client' || name === 'cli') {
+    if (args.length > 0) invalid('takes no adapter arguments (they apply to an adapter only)');
+    return name === 'cli' ? ORACLE_IMPLEMENTATION : CLIENT_IMPLEMENTATION;
+  }
+  const path = REFERENCE_ADAPTERS[name] ?? resolve(name);
+  const usage = `give client, cli, ${Object.keys(REFERENCE_ADAPTERS).join(', ')} or the path of an adapter executable (docs/adapters.md)`;
+  let isFile = false;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    invalid(`no such file (${path}); ${usage}`);
+  }
+  if (!isFile) invalid(`${path} is not a file; ${usage}`);
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    invalid(`${path} is not executable (chmod +x it, with a #! line); ${usage}`);
+  }
+  return adapterImplementation(path, args);
 }
 
 /**
- * The system under test that `CTH_SUT` names: `client` (the default), `cli`, or the path of an
- * adapter executable, run with the extra argv of `CTH_SUT_ARGS` (a JSON array of strings). A value
- * that names none of them throws here, when a test file is loaded, before any test runs.
+ * The system under test that `CTH_SUT` names (systemVariant; unset is the client), an adapter
+ * run with the extra argv of `CTH_SUT_ARGS` (a JSON array of strings). A bad value throws here,
+ * when a test file is loaded, before any test runs.
  */
 export function selectUnderTest(env: NodeJS.ProcessEnv = process.env): ImplementationVariant {
-  const sut = env.CTH_SUT ?? '';
   const rawArgs = env.CTH_SUT_ARGS ?? '';
-  const invalid = (field: string, value: unknown, why: string): never => {
-    throw new ValidationError('ERR_INVALID_ARGUMENT', field, value, `${field}=${String(value)}: ${why}`);
-  };
   let args: string[] = [];
   if (rawArgs !== '') {
     let parsed: unknown;
@@ -57,26 +93,10 @@ export function selectUnderTest(env: NodeJS.ProcessEnv = process.env): Implement
     } catch {
       parsed = undefined;
     }
-    if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) invalid('CTH_SUT_ARGS', rawArgs, 'must be a JSON array of strings, e.g. ["--break", "drop-zone-on-delete"]');
+    if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) {
+      throw new ValidationError('ERR_INVALID_ARGUMENT', 'CTH_SUT_ARGS', rawArgs, `CTH_SUT_ARGS=${rawArgs}: must be a JSON array of strings, e.g. ["--break", "drop-zone-on-delete"]`);
+    }
     args = parsed as string[];
   }
-  if (sut === '' || sut === 'client' || sut === 'cli') {
-    if (args.length > 0) invalid('CTH_SUT_ARGS', rawArgs, 'applies to an adapter only; CTH_SUT names none');
-    return sut === 'cli' ? ORACLE_IMPLEMENTATION : CLIENT_IMPLEMENTATION;
-  }
-  const path = resolve(sut);
-  const usage = 'give client, cli, or the path of an adapter executable (docs/adapters.md)';
-  let isFile = false;
-  try {
-    isFile = statSync(path).isFile();
-  } catch {
-    invalid('CTH_SUT', sut, `no such file (${path}); ${usage}`);
-  }
-  if (!isFile) invalid('CTH_SUT', sut, `${path} is not a file; ${usage}`);
-  try {
-    accessSync(path, constants.X_OK);
-  } catch {
-    invalid('CTH_SUT', sut, `${path} is not executable (chmod +x it, with a #! line); ${usage}`);
-  }
-  return adapterImplementation(path, args);
+  return systemVariant(env.CTH_SUT || 'client', args, 'CTH_SUT');
 }
