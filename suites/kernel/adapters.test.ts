@@ -118,6 +118,24 @@ describe('an adapter error', () => {
   });
 });
 
+describe('elapsedMs', () => {
+  test('is the adapter\'s own time of the last request when it reports one, else undefined', async ({ skip }) => {
+    requireKernel(skip);
+    await inOwnNamespace(async (ns) => {
+      await using nfct = await openAdapter([NFCT_ADAPTER], ns.name);
+      const t0 = performance.now();
+      expect(await nfct.list()).toEqual([]);
+      const roundTrip = performance.now() - t0;
+      expect(nfct.lastElapsedMs).toBeGreaterThanOrEqual(0);
+      expect(nfct.lastElapsedMs).toBeLessThanOrEqual(roundTrip);
+      // The deliberately unsupported adapter reports none.
+      await using plain = await openAdapter([join(ADAPTERS, 'unsupported.mjs')], ns.name);
+      expect(await plain.count()).toBe(2);
+      expect(plain.lastElapsedMs).toBeUndefined();
+    });
+  });
+});
+
 interface JsonResults {
   testResults: Array<{ assertionResults: Array<{ ancestorTitles: string[]; title: string; status: string; failureMessages: string[] }> }>;
 }
