@@ -48,7 +48,7 @@ let validators: { response: { success: Validate; failure: Validate }; results: R
 
 /**
  * The schema's validators, compiled on first use rather than at import: the fixtures import this
- * module in every kernel run, and the published package carries no adapters/ directory.
+ * module in every kernel run, and most runs never start an adapter.
  */
 function schema(): NonNullable<typeof validators> {
   if (validators) return validators;
