@@ -10,7 +10,7 @@ import { release } from 'node:os';
 import { ConntrackClient } from '../../harness/conntrack/client.ts';
 import type { EntryInput } from '../../harness/conntrack/entry.ts';
 import { normalizeKey } from '../../harness/conntrack/entry.ts';
-import { probeKernelFilters } from '../../harness/conntrack/features.ts';
+import { probeDumpResumeReference, probeKernelFilters } from '../../harness/conntrack/features.ts';
 import { ConntrackOracle } from '../../harness/conntrack/oracle.ts';
 import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
 import { describe, randomZone, test } from '../../harness/fixtures/index.ts';
@@ -126,5 +126,21 @@ describe(`kernel behaviour of ${release()}`, () => {
     expect(await client.deleteMatching({ zone })).toBe(2);
     expectSameEntries(await oracle.list(), entries[2]!.map(normalizeKey), 'after flush({ zone })');
     expectSameEntries(await other.list(), entries.flat().map(normalizeKey), 'neighbour namespace at the end');
+  });
+  test('a dump that resumes in a new batch lists the entry it resumes from with a reference of its own (use=2) or not; the client\'s probe agrees', async ({ oracle, zone, annotate }) => {
+    // Idle entries, 400 of them: conntrack -L reads in 8 KiB batches, so its dump resumes dozens of times.
+    const entries = Array.from({ length: 400 }, (_, i): EntryInput => ({
+      protocol: 'udp', src: `10.41.${i >> 8}.${i & 255}`, dst: '10.41.9.9', sport: 1000, dport: 53, zone, timeout: 600,
+    }));
+    await oracle.createMany(entries);
+    const listed = await oracle.list({ zone });
+    expect(listed).toHaveLength(entries.length);
+    const uses = new Set(listed.map((e) => e.use));
+    const referenced = listed.filter((e) => e.use === 2).length;
+    const summary = `${LINE}: a resumed dump lists ${referenced === 0 ? 'every idle entry with use=1' : `${referenced} of ${listed.length} idle entries with use=2 (the ones it resumed from)`}`;
+    console.log(summary);
+    await annotate(summary, 'kernel-behaviour');
+    expect([...uses].every((u) => u === 1 || u === 2), `use values ${[...uses].join(', ')}`).toBe(true);
+    expect(await probeDumpResumeReference(), 'the client\'s probe').toBe(referenced > 0);
   });
 });
