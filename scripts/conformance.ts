@@ -11,6 +11,7 @@ import { EXIT_FAILED, EXIT_OK, scriptArgs } from '../harness/os/args.ts';
 import { ValidationError } from '../harness/errors.ts';
 import { openAdapter } from '../harness/conntrack/adapter.ts';
 import { REFERENCE_ADAPTERS, systemVariant } from '../harness/conntrack/variants.ts';
+import type { ConformanceMeta } from '../harness/fixtures/implementations.ts';
 import { conntrackToolsVersion } from '../harness/conntrack/oracle.ts';
 import { packageVersion } from '../harness/cli.ts';
 import { Netns } from '../harness/os/netns.ts';
@@ -55,7 +56,7 @@ const { sut, variant, name, out, args } = scriptArgs({
 });
 
 interface CaseResult {
-  /** The describe block: `udp ipv4 [client]`, `seed suite [client, created by oracle] ipv4`. */
+  /** The describe block's name: `udp ipv4 [client]`, `seed suite [client, created by oracle] ipv4`. */
   group: string;
   case: string;
   protocol: string;
@@ -66,23 +67,20 @@ interface CaseResult {
   detail?: string;
 }
 
-/** Protocol, family and implementation from the suites' describe names (a traffic recipe goes into the case). */
-function whereOf(group: string): Pick<CaseResult, 'protocol' | 'family' | 'implementation'> & { recipe?: string } {
-  const traffic = /^traffic (\S+) (\S+) (ipv4|ipv6) \[([^\]]+)\]$/.exec(group);
-  if (traffic) return { protocol: traffic[1]!, recipe: traffic[2]!, family: traffic[3]!, implementation: traffic[4]! };
-  const generic = /^(\S+) (ipv4|ipv6) \[([^\]]+)\]$/.exec(group);
-  if (generic) return { protocol: generic[1]!, family: generic[2]!, implementation: generic[3]! };
-  const seed = /^seed suite \[([^,\]]+)(?:, (created by [^\]]+))?\] (ipv4|ipv6)$/.exec(group);
-  if (seed) return { protocol: `seed${seed[2] ? `, ${seed[2]}` : ''}`, family: seed[3]!, implementation: seed[1]! };
-  return { protocol: '-', family: '-', implementation: '-' };
-}
-
-function resultOf(test: TestCase): CaseResult {
-  const group = test.parent.type === 'suite' ? test.parent.fullName : '';
+/**
+ * A test's conformance case, from its describe block's meta (conformanceBlock); undefined for a
+ * test that is not one. A traffic recipe goes into the case's name.
+ */
+function resultOf(test: TestCase): CaseResult | undefined {
+  if (test.parent.type !== 'suite') return undefined;
+  const where = (test.parent.meta() as { conformance?: ConformanceMeta }).conformance;
+  if (!where) return undefined;
   const { state } = test.result();
-  const { recipe, ...where } = whereOf(group);
   const name = test.name.replace(/ \(skipped: .*\)$/, '');
-  const base = { group, case: recipe === undefined ? name : `traffic (${recipe}): ${name}`, ...where };
+  const base = {
+    group: test.parent.fullName, case: where.recipe === undefined ? name : `traffic (${where.recipe}): ${name}`,
+    protocol: where.protocol, family: where.family, implementation: where.implementation,
+  };
   if (state === 'failed') return { ...base, state, detail: firstErrorLine(test).split('\n')[0] };
   if (state === 'skipped') return { ...base, state, detail: skipReason(test) };
   return { ...base, state: 'passed' };
@@ -112,7 +110,12 @@ async function versionOf(): Promise<string> {
 const results: CaseResult[] = [];
 const collector: Reporter = {
   onTestRunEnd(modules: ReadonlyArray<TestModule>) {
-    for (const module of modules) for (const test of module.children.allTests()) results.push(resultOf(test));
+    for (const module of modules) {
+      for (const test of module.children.allTests()) {
+        const result = resultOf(test);
+        if (result) results.push(result);
+      }
+    }
   },
 };
 
@@ -122,8 +125,7 @@ console.error(`conformance: ${SUITES.join(', ')} against ${(variant.argv ?? [sut
 const vitest = await startVitest('test', SUITES, { run: true, watch: false, project: ['kernel'], reporters: ['dot', collector] });
 await vitest.close();
 
-// The rows of this implementation: the seed suite also runs the client and the CLI beside it, and
-// the traffic suite's kernel pick-up cases belong to none.
+// The rows of this implementation: the seed suite also runs the client and the CLI beside it.
 const mine = results.filter((r) => r.implementation === variant.name);
 const implementation = [...new Set(mine.map((r) => r.implementation))].join(', ');
 const count = (state: CaseResult['state']) => mine.filter((r) => r.state === state).length;

@@ -7,7 +7,7 @@ import { ConntrackClient } from '../../harness/conntrack/client.ts';
 import { ConntrackOracle } from '../../harness/conntrack/oracle.ts';
 import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
 import { describe, expect } from '../../harness/fixtures/index.ts';
-import { CLIENT_IMPLEMENTATION, IMPLEMENTATIONS, implementationTest, skipWhenUnsupported, UNDER_TEST, type ImplementationContext } from '../../harness/fixtures/implementations.ts';
+import { CLIENT_IMPLEMENTATION, conformanceBlock, IMPLEMENTATIONS, implementationTest, skipWhenUnsupported, UNDER_TEST, type ImplementationContext } from '../../harness/fixtures/implementations.ts';
 
 const FAMILIES = {
   ipv4: { a: '1.1.1.1', b: '2.2.2.2', icmp: 'icmp', echo: 8 },
@@ -43,7 +43,7 @@ const MATRIX = [...IMPLEMENTATIONS, ...UNDER_TEST.filter((v) => !IMPLEMENTATIONS
 for (const { variant, creator } of MATRIX) {
   const test = implementationTest(variant);
   for (const family of ['ipv4', 'ipv6'] as const) {
-    describe(`seed suite [${variant.name}, created by ${creator}] ${family}`, () => {
+    describe(`seed suite [${variant.name}, created by ${creator}] ${family}`, conformanceBlock({ implementation: variant.name, protocol: `seed, created by ${creator}`, family }), () => {
       // Creates the three entries in the zone, the neighbour zone and the neighbour namespace
       // (through the oracle, `conntrack -I`), and returns a checker for "exactly these are left".
       async function seed({ oracle, zone, neighbourZone, neighbourNetns, implementation }: ImplementationContext) {

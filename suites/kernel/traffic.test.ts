@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ConntrackClient } from '../../harness/conntrack/client.ts';
 import { keyString, type ConntrackEntry, type ConntrackKey, type EntryInput } from '../../harness/conntrack/entry.ts';
 import { expectSameEntries } from '../../harness/fixtures/assertions.ts';
-import { CLIENT_IMPLEMENTATION, ORACLE_IMPLEMENTATION, skipWhenUnsupported, UNDER_TEST, type ImplementationVariant } from '../../harness/fixtures/implementations.ts';
+import { CLIENT_IMPLEMENTATION, conformanceBlock, ORACLE_IMPLEMENTATION, skipWhenUnsupported, UNDER_TEST, type ImplementationVariant } from '../../harness/fixtures/implementations.ts';
 import { describe, expect, test, trafficImplementationTest } from '../../harness/fixtures/topology.ts';
 import { PROTOCOL_SPECS } from '../../harness/protocols/index.ts';
 import { awaitFlowEntry, entriesOf, type TrafficFlow } from '../../harness/protocols/traffic.ts';
@@ -74,8 +74,8 @@ for (const spec of PROTOCOL_SPECS) {
     for (const family of recipe.families.filter((f) => spec.families.includes(f))) {
       for (const variant of UNDER_TEST) {
         const systemTest = trafficImplementationTest(variant);
-        // `[name]` closes the title as in the generic suites: the conformance report reads it.
-        describe(`traffic ${spec.name} ${recipe.name} ${family} [${variant.name}]`, () => {
+        describe(`traffic ${spec.name} ${recipe.name} ${family} [${variant.name}]`,
+          conformanceBlock({ implementation: variant.name, protocol: spec.name, family, recipe: recipe.name }), () => {
           systemTest('lists the flow in its zone with its state, status and reply tuple',
             async ({ topology, implementation, oracle, zone, skip, annotate }) => skipWhenUnsupported({ skip, annotate }, async () => {
               const flow = await recipe.start(topology, family);
