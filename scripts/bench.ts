@@ -26,9 +26,7 @@ import { Netns } from '../harness/os/netns.ts';
 import { conntrackBinary } from '../harness/os/prerequisites.ts';
 import { appendStepSummary } from '../harness/fixtures/summary.ts';
 import { openAdapter } from '../harness/conntrack/adapter.ts';
-import { ORACLE_IMPLEMENTATION, REFERENCE_ADAPTERS, systemVariant } from '../harness/conntrack/variants.ts';
-import { conntrackToolsVersion } from '../harness/conntrack/oracle.ts';
-import { packageVersion } from '../harness/cli.ts';
+import { implementationVersion, ORACLE_IMPLEMENTATION, REFERENCE_ADAPTERS, implementationVariant } from '../harness/conntrack/variants.ts';
 import { childrenSysMs, gapMeter, lastJsonLine } from './bench-measure.ts';
 
 const ZONE = 100;
@@ -84,7 +82,7 @@ Prints each size's rows as it finishes (progress on stderr meanwhile) and writes
 
 Exit codes: 0 done, 1 a check or a command failed, 2 bad usage.`;
 
-const { SIZES, REPS, OUT, SYSTEMS, SYSTEMS_SIZE } = scriptArgs({
+const { SIZES, REPS, OUT, TIMED_IMPLEMENTATIONS, TIMED_SIZE } = scriptArgs({
   name: 'bench', help: HELP,
   options: {
     sizes: { type: 'string', default: '1000,10000,100000' },
@@ -96,8 +94,8 @@ const { SIZES, REPS, OUT, SYSTEMS, SYSTEMS_SIZE } = scriptArgs({
   check: ({ values }) => ({
     SIZES: positiveInts('--sizes', values.sizes), REPS: positiveInt('--reps', values.reps), OUT: values.out,
     // Each name is checked here (an adapter must exist and be executable), before any namespace.
-    SYSTEMS: values.systems.split(',').map((name) => ({ name, variant: systemVariant(name, [], '--systems') })),
-    SYSTEMS_SIZE: positiveInt('--systems-size', values['systems-size']),
+    TIMED_IMPLEMENTATIONS: values.systems.split(',').map((name) => name.trim()).map((name) => ({ name, variant: implementationVariant(name, [], '--systems') })),
+    TIMED_SIZE: positiveInt('--systems-size', values['systems-size']),
   }),
 });
 
@@ -444,31 +442,31 @@ function printRows(block: readonly Row[], first: boolean): void {
 }
 
 /** One operation of one system: the round trip (median), and the adapter's own time when it reports one. */
-interface SystemTime {
+interface ImplementationTime {
   ms: number;
   ownMs?: number;
   /** Why the system has no figure for this operation. */
   none?: string;
 }
 
-interface SystemRow {
-  system: string;
+interface ImplementationRow {
+  implementation: string;
   version: string;
   size: number;
-  list: SystemTime;
-  deleteKnown: SystemTime;
-  deleteZone: SystemTime;
+  list: ImplementationTime;
+  deleteKnown: ImplementationTime;
+  deleteZone: ImplementationTime;
 }
 
-const SYSTEMS_ZONE = 400;
-const SYSTEMS_NEIGHBOUR = 401;
-/** An adapter's answer to a request about SYSTEMS_SIZE entries may take long (pyroute2 decodes in Python). */
-const SYSTEM_REQUEST_TIMEOUT_MS = 600_000;
+const TIMED_ZONE = 400;
+const TIMED_NEIGHBOUR = 401;
+/** An adapter's answer to a request about TIMED_SIZE entries may take long (pyroute2 decodes in Python). */
+const ADAPTER_REQUEST_TIMEOUT_MS = 600_000;
 // Measured here (1.4.7, Linux 6.18): each -D line of `conntrack -R` dumps the whole table to find
 // its tuple, so 1,000 lines over 20,000 entries took 82.7 s; one process per entry does the same.
 const CLI_KNOWN_TUPLES = 'no figure: each conntrack -D (or -R line) dumps the whole table to find its tuple (1,000 of them over 20,000 entries: 82.7 s, measured by hand)';
 
-const systemCell = (t: SystemTime) => (t.none ? '-' : `${fmt(t.ms)}${t.ownMs === undefined ? '' : ` (own ${fmt(t.ownMs)})`}`);
+const timeCell = (t: ImplementationTime) => (t.none ? '-' : `${fmt(t.ms)}${t.ownMs === undefined ? '' : ` (own ${fmt(t.ownMs)})`}`);
 
 /**
  * One system lists the zone and deletes its N entries, by their known tuples and by a zone filter,
@@ -477,74 +475,70 @@ const systemCell = (t: SystemTime) => (t.none ? '-' : `${fmt(t.ms)}${t.ownMs ===
  * through its protocol, so the round trip holds the JSON both ways and the schema check, and the
  * adapter's own time (elapsedMs) is printed beside it.
  */
-async function measureSystem(name: string, variant: ImplementationVariant, n: number): Promise<SystemRow> {
+async function measureImplementation(name: string, variant: ImplementationVariant, n: number): Promise<ImplementationRow> {
   await using ns = await Netns.create();
   await using client = await ConntrackClient.open({ netns: ns.name, timeoutMs: 120_000 });
-  const mine = entriesFor(SYSTEMS_ZONE, n);
-  await seed(client, entriesFor(SYSTEMS_NEIGHBOUR, n), 'neighbour entries');
+  const mine = entriesFor(TIMED_ZONE, n);
+  await seed(client, entriesFor(TIMED_NEIGHBOUR, n), 'neighbour entries');
   const isCli = variant === ORACLE_IMPLEMENTATION;
-  const adapter = variant.argv === undefined ? undefined : await openAdapter(variant.argv, ns.name, { requestTimeoutMs: SYSTEM_REQUEST_TIMEOUT_MS });
-  const system: ConntrackImplementation = adapter ?? client;
-  const version = adapter ? adapter.hello?.version ?? '' : isCli ? `conntrack-tools ${await conntrackToolsVersion()}` : `conntrack-harness ${packageVersion()}`;
+  await using adapter = variant.argv === undefined ? undefined : await openAdapter(variant.argv, ns.name, { requestTimeoutMs: ADAPTER_REQUEST_TIMEOUT_MS });
+  const implementation: ConntrackImplementation = adapter ?? client;
+  const version = await implementationVersion(variant, adapter?.hello);
   const times: Record<'list' | 'deleteKnown' | 'deleteZone', Array<{ ms: number; ownMs?: number }>> = { list: [], deleteKnown: [], deleteZone: [] };
   const timed = async (op: keyof typeof times, fn: () => Promise<unknown>) => {
     const t0 = performance.now();
     await fn();
     times[op].push({ ms: performance.now() - t0, ownMs: adapter?.lastElapsedMs });
   };
-  const expectZone = (count: number, when: string) => expectCount(client, SYSTEMS_ZONE, count, `${when} (${name})`);
-  try {
-    if (!isCli) await system.list({ zone: SYSTEMS_NEIGHBOUR }); // one untimed pass: warm, as a long-lived user
-    for (let rep = 0; rep < REPS; rep++) {
+  const expectZone = (count: number, when: string) => expectCount(client, TIMED_ZONE, count, `${when} (${name})`);
+  if (!isCli) await implementation.list({ zone: TIMED_NEIGHBOUR }); // one untimed pass: warm, as a long-lived user
+  for (let rep = 0; rep < REPS; rep++) {
+    await client.create(mine);
+    let listed = -1;
+    await timed('list', async () => {
+      if (isCli) await cliQuiet(ns.name, ['-L', '-w', String(TIMED_ZONE)]);
+      else listed = (await implementation.list({ zone: TIMED_ZONE })).length;
+    });
+    if (isCli) listed = (await cliQuiet(ns.name, ['-L', '-w', String(TIMED_ZONE)], 'shown'))!; // checked untimed
+    if (listed !== n) throw new Error(`bench: ${name} listed ${listed} entries of zone ${TIMED_ZONE}, expected ${n}`);
+    if (!isCli) {
+      let deleted = -1;
+      await timed('deleteKnown', async () => {
+        deleted = (await implementation.delete(mine)).deleted.length;
+      });
+      if (deleted !== n) throw new Error(`bench: ${name} deleted ${deleted} of ${n} known tuples`);
+      await expectZone(0, 'after deleting the known tuples');
       await client.create(mine);
-      let listed = -1;
-      await timed('list', async () => {
-        if (isCli) await cliQuiet(ns.name, ['-L', '-w', String(SYSTEMS_ZONE)]);
-        else listed = (await system.list({ zone: SYSTEMS_ZONE })).length;
-      });
-      if (isCli) listed = (await cliQuiet(ns.name, ['-L', '-w', String(SYSTEMS_ZONE)], 'shown'))!; // checked untimed
-      if (listed !== n) throw new Error(`bench: ${name} listed ${listed} entries of zone ${SYSTEMS_ZONE}, expected ${n}`);
-      if (!isCli) {
-        let deleted = -1;
-        await timed('deleteKnown', async () => {
-          deleted = (await system.delete(mine)).deleted.length;
-        });
-        if (deleted !== n) throw new Error(`bench: ${name} deleted ${deleted} of ${n} known tuples`);
-        await expectZone(0, 'after deleting the known tuples');
-        await client.create(mine);
-      }
-      let matched = -1;
-      await timed('deleteZone', async () => {
-        matched = isCli ? (await cliQuiet(ns.name, ['-D', '-w', String(SYSTEMS_ZONE)], 'deleted'))! : await system.deleteMatching({ zone: SYSTEMS_ZONE });
-      });
-      if (matched !== n) throw new Error(`bench: ${name} deleted ${matched} entries of zone ${SYSTEMS_ZONE} by filter, expected ${n}`);
-      await expectZone(0, 'after deleting the zone by filter');
     }
-    await expectCount(client, SYSTEMS_NEIGHBOUR, n, `in the neighbour zone (${name})`);
-  } finally {
-    await adapter?.close();
+    let matched = -1;
+    await timed('deleteZone', async () => {
+      matched = isCli ? (await cliQuiet(ns.name, ['-D', '-w', String(TIMED_ZONE)], 'deleted'))! : await implementation.deleteMatching({ zone: TIMED_ZONE });
+    });
+    if (matched !== n) throw new Error(`bench: ${name} deleted ${matched} entries of zone ${TIMED_ZONE} by filter, expected ${n}`);
+    await expectZone(0, 'after deleting the zone by filter');
   }
-  const summary = (samples: Array<{ ms: number; ownMs?: number }>, none?: string): SystemTime => {
+  await expectCount(client, TIMED_NEIGHBOUR, n, `in the neighbour zone (${name})`);
+  const summary = (samples: Array<{ ms: number; ownMs?: number }>, none?: string): ImplementationTime => {
     if (none) return { ms: NaN, none };
     const own = samples.map((x) => x.ownMs).filter((x): x is number => x !== undefined);
     return { ms: median(samples.map((x) => x.ms)), ...(own.length === samples.length ? { ownMs: median(own) } : {}) };
   };
   return {
-    system: name, version, size: n,
+    implementation: name, version, size: n,
     list: summary(times.list), deleteKnown: summary(times.deleteKnown, isCli ? CLI_KNOWN_TUPLES : undefined), deleteZone: summary(times.deleteZone),
   };
 }
 
-function printSystems(block: readonly SystemRow[]): void {
+function printImplementations(block: readonly ImplementationRow[]): void {
   if (block.length === 0) return;
   console.log(`\nsystems: ${block[0]!.size.toLocaleString('en')} entries in one zone (and as many in a neighbour zone), medians of ${REPS} runs`);
   console.log('the client in this process; the CLI as a process, output discarded; an adapter through its protocol: the round trip');
   console.log('(JSON both ways, the schema check) and, in brackets, the adapter\'s own time for the request (its elapsedMs)');
   console.log(`${'system'.padEnd(16)} ${'version'.padEnd(50)} ${'list zone'.padStart(24)} ${'delete N known tuples'.padStart(26)} ${'delete zone by filter'.padStart(26)}`);
   for (const r of block) {
-    console.log(`${r.system.padEnd(16)} ${r.version.padEnd(50)} ${systemCell(r.list).padStart(24)} ${systemCell(r.deleteKnown).padStart(26)} ${systemCell(r.deleteZone).padStart(26)}`);
+    console.log(`${r.implementation.padEnd(16)} ${r.version.padEnd(50)} ${timeCell(r.list).padStart(24)} ${timeCell(r.deleteKnown).padStart(26)} ${timeCell(r.deleteZone).padStart(26)}`);
   }
-  for (const r of block) for (const t of [r.list, r.deleteKnown, r.deleteZone]) if (t.none) console.log(`${r.system}: ${t.none}`);
+  for (const r of block) for (const t of [r.list, r.deleteKnown, r.deleteZone]) if (t.none) console.log(`${r.implementation}: ${t.none}`);
 }
 
 const rows: Row[] = [];
@@ -771,17 +765,17 @@ for (const size of new Set(updateRetries.map((u) => u.size))) {
 for (const size of updateSkipped) console.log(`update at ${size}: skipped, more than ${UPDATE_MAX_SIZE} entries (see UPDATE_MAX_SIZE in scripts/bench.ts)`);
 const perEntry = rows.find((r) => r.operation === 'delete 1 process/entry');
 if (perEntry) console.log(`delete by tuple vs one conntrack -D per entry: ${(perEntry.cliMs / perEntry.clientMs).toFixed(0)}x faster`);
-// Systems: each lists and deletes the same SYSTEMS_SIZE entries, as its users run it.
-const systemRows: SystemRow[] = [];
-for (const system of SYSTEMS) {
-  status(`systems: ${system.name}, ${SYSTEMS_SIZE.toLocaleString('en')} entries`);
-  systemRows.push(await measureSystem(system.name, system.variant, SYSTEMS_SIZE));
+// Systems: each lists and deletes the same TIMED_SIZE entries, as its users run it.
+const implementationRows: ImplementationRow[] = [];
+for (const chosen of TIMED_IMPLEMENTATIONS) {
+  status(`systems: ${chosen.name}, ${TIMED_SIZE.toLocaleString('en')} entries`);
+  implementationRows.push(await measureImplementation(chosen.name, chosen.variant, TIMED_SIZE));
 }
-printSystems(systemRows);
+printImplementations(implementationRows);
 
 console.log(`total ${fmt(performance.now() - started)}`);
 mkdirSync(dirname(OUT), { recursive: true });
-writeFileSync(OUT, `${JSON.stringify({ kernel: release(), reps: REPS, rows, peer: peerRows, peerAbsent, events: eventRows, memory, updateRetries, updateSkipped, systems: systemRows }, null, 2)}\n`);
+writeFileSync(OUT, `${JSON.stringify({ kernel: release(), reps: REPS, rows, peer: peerRows, peerAbsent, events: eventRows, memory, updateRetries, updateSkipped, systems: implementationRows }, null, 2)}\n`);
 console.log(`wrote ${OUT}`);
 // In GitHub Actions, the job page gets the ratios too (nothing happens without GITHUB_STEP_SUMMARY).
 appendStepSummary([
@@ -793,7 +787,7 @@ appendStepSummary([
   '',
   ...eventRows.map((e) => `- events ${e.size}, ${e.listener}: ${e.received} received, ${e.lost} lost`),
   '',
-  `| system (${SYSTEMS_SIZE} entries) | version | list zone | delete N known tuples | delete zone by filter |`,
+  `| system (${TIMED_SIZE} entries) | version | list zone | delete N known tuples | delete zone by filter |`,
   '|---|---|---:|---:|---:|',
-  ...systemRows.map((r) => `| ${r.system} | ${r.version} | ${systemCell(r.list)} | ${systemCell(r.deleteKnown)} | ${systemCell(r.deleteZone)} |`),
+  ...implementationRows.map((r) => `| ${r.implementation} | ${r.version} | ${timeCell(r.list)} | ${timeCell(r.deleteKnown)} | ${timeCell(r.deleteZone)} |`),
 ].join('\n'));

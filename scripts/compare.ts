@@ -6,7 +6,7 @@
 // summary; finally deletes a subset with the client and checks that exactly the rest is left.
 // Exit code 1 on any difference.
 import { ConntrackClient } from '../harness/conntrack/client.ts';
-import { addTallies, crossCheck, type CrossCheckReport, type FieldTally } from '../harness/conntrack/crosscheck.ts';
+import { addTallies, crossCheck, describeDifference, type CrossCheckReport, type FieldTally } from '../harness/conntrack/crosscheck.ts';
 import { crossCheckExtras, crossCheckFilters, crossCheckHelperFlow } from '../harness/conntrack/crosscheck-table.ts';
 import { keyString } from '../harness/conntrack/entry.ts';
 import { ConntrackOracle } from '../harness/conntrack/oracle.ts';
@@ -83,7 +83,7 @@ const differences = reports.flatMap((r) => r.differences.map((d) => ({ ...d, fil
 console.log(`\n${reports.length} cross-checks (unfiltered + ${reports.length - 1} filters), ` +
   `${Object.values(summary).reduce((n, t) => n + t.compared, 0)} comparisons: ${differences.length} difference(s)`);
 for (const d of differences.slice(0, 30)) {
-  console.log(`  ${JSON.stringify(d.filter)} ${d.entry}: ${d.field} [${d.source}] client=${show(d.client)} oracle=${show(d.oracle)}`);
+  console.log(`  ${JSON.stringify(d.filter)} ${describeDifference(d)}`);
 }
 const explained = reports.flatMap((r) => r.explained.map((x) => ({ ...x, filter: r.filter })));
 if (explained.length > 0) console.log(`${explained.length} set difference(s) predicted by the CLI's own rule (not counted):`);
@@ -102,6 +102,3 @@ const ok = !failed && differences.length === 0 && missing.length === 0 && extra.
 console.log(ok ? 'compare: OK' : 'compare: DIFFERENCES FOUND');
 process.exitCode = ok ? 0 : 1;
 
-function show(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? 'undefined';
-}

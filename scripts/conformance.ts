@@ -2,19 +2,15 @@
 // suites against one implementation (CTH_SUT, docs/adapters.md) through vitest's node API, and
 // writes what each case did, per protocol and family, to reports/conformance-<name>.json and .md.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 import { startVitest } from 'vitest/node';
 import { firstErrorLine, skipReason } from '../harness/fixtures/summary.ts';
 import { collectEnvironment, describeEnvironment } from '../harness/os/doctor.ts';
 import { EXIT_FAILED, EXIT_OK, scriptArgs } from '../harness/os/args.ts';
 import { ValidationError } from '../harness/errors.ts';
-import { openAdapter } from '../harness/conntrack/adapter.ts';
-import { REFERENCE_ADAPTERS, systemVariant } from '../harness/conntrack/variants.ts';
+import { implementationVersion, REFERENCE_ADAPTERS, implementationVariant } from '../harness/conntrack/variants.ts';
 import type { ConformanceMeta } from '../harness/fixtures/implementations.ts';
-import { conntrackToolsVersion } from '../harness/conntrack/oracle.ts';
-import { packageVersion } from '../harness/cli.ts';
-import { Netns } from '../harness/os/netns.ts';
 
 const SUITES = ['suites/kernel/seed.test.ts', 'suites/kernel/protocols.test.ts', 'suites/kernel/traffic.test.ts'];
 
@@ -49,8 +45,9 @@ const { sut, variant, name, out, args } = scriptArgs({
     if (!Array.isArray(args) || !args.every((a) => typeof a === 'string' && /^[\w.=-]+$/.test(a))) {
       throw new ValidationError('ERR_INVALID_ARGUMENT', '--args', values.args, '--args must be a JSON array of plain words, e.g. ["--api","conntrack"]');
     }
-    const variant = systemVariant(chosen, args as string[], '--sut');
-    const base = chosen === 'client' || chosen === 'cli' || REFERENCE_ADAPTERS[chosen] ? chosen : basename(chosen).replace(/\.[a-z]+$/, '');
+    const variant = implementationVariant(chosen, args as string[], '--sut');
+    // An adapter's report is named as its suites are (its file's name, or its directory's for adapter.*).
+    const base = variant.argv ? variant.name.replace(/\.[a-z]+$/, '') : chosen;
     return { sut: chosen, variant, name: [base, ...(args as string[]).map((a) => a.replace(/^-+/, ''))].join('-'), out: values.out, args: args as string[] };
   },
 });
@@ -86,22 +83,10 @@ function resultOf(test: TestCase): CaseResult | undefined {
   return { ...base, state: 'passed' };
 }
 
-/**
- * What the system says it is: the package's version, conntrack-tools', or hello's name and version
- * for an adapter (started once more, in a namespace of its own). An adapter that cannot say hello
- * gets `version unknown` with the reason: its report is still written.
- */
+/** The implementation's version; an adapter that cannot say hello gets the reason: its report is still written. */
 async function versionOf(): Promise<string> {
-  if (sut === 'client') return `conntrack-harness ${packageVersion()}`;
-  if (sut === 'cli') return `conntrack-tools ${await conntrackToolsVersion()}`;
   try {
-    await using ns = await Netns.create();
-    const adapter = await openAdapter(variant.argv!, ns.name);
-    try {
-      return `${adapter.hello?.name ?? name} ${adapter.hello?.version ?? ''}`.trim();
-    } finally {
-      await adapter.close();
-    }
+    return await implementationVersion(variant);
   } catch (error) {
     return `${name} (version unknown: ${error instanceof Error ? error.message.split('\n')[0] : String(error)})`;
   }

@@ -82,7 +82,7 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-type Response = { ok: true; result: Record<string, unknown> } | { ok: false; error: { code: string; message: string } };
+type Response = ({ ok: true; result: Record<string, unknown> } | { ok: false; error: { code: string; message: string } }) & { elapsedMs?: number };
 type FatalCode = 'ERR_ADAPTER_CRASHED' | 'ERR_ADAPTER_PROTOCOL' | 'ERR_ADAPTER_TIMEOUT' | 'ERR_ADAPTER_CLOSED';
 
 /**
@@ -227,7 +227,7 @@ export class AdapterImplementation implements ConntrackImplementation, AsyncDisp
     }
     this.#pending = undefined;
     clearTimeout(pending.timer);
-    this.#lastElapsedMs = (r as { elapsedMs?: number }).elapsedMs;
+    this.#lastElapsedMs = r.elapsedMs;
     pending.resolve(r);
   }
 

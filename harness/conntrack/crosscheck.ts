@@ -25,9 +25,19 @@ export interface FieldDifference {
   oracle: unknown;
 }
 
+/** A compared value as JSON (bigints as `123n`; undefined as `undefined`). */
+function showValue(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? 'undefined';
+}
+
+/** One difference on one line: `<entry>: <field> [<source>] client=<value> oracle=<value>`. */
+export function describeDifference(d: FieldDifference): string {
+  return `${d.entry}: ${d.field} [${d.source}] client=${showValue(d.client)} oracle=${showValue(d.oracle)}`;
+}
+
 /** One line per difference, for a failure message (vitest abbreviates arrays of objects). */
 export function describeDifferences(report: Pick<CrossCheckReport, 'differences'>): string {
-  return report.differences.map((d) => `${d.entry}: ${d.field} (${d.source}): client ${JSON.stringify(d.client, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}, oracle ${JSON.stringify(d.oracle, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`).join('\n');
+  return report.differences.map(describeDifference).join('\n');
 }
 
 export interface FieldTally {
@@ -318,9 +328,10 @@ class ById<T extends ConntrackKey & { id?: number }> {
  */
 export async function crossCheck(client: ConntrackClient, oracle: ConntrackOracle, filter: ConntrackFilter = {}): Promise<CrossCheckReport> {
   const args = ConntrackOracle.filterArgs(filter);
+  // Probed first (once per process, seconds under emulation): its time is not the two reads'.
+  const resumeReference = await dumpResumeReference();
   const clientStart = Date.now();
   const mine = await client.list(filter);
-  const resumeReference = await dumpResumeReference();
   const textOut = await cliList(oracle, 'extended,ktimestamp,id', args);
   const xmlOut = await cliList(oracle, 'xml,ktimestamp', args);
   const saveOut = await cliList(oracle, 'save', args);

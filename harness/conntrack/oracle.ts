@@ -479,7 +479,7 @@ export class ConntrackOracle {
   async update(entry: EntryInput, changes: EntryChanges): Promise<number> {
     const key = normalizeKey(entry);
     if (key.zone !== 0 || key.origZone !== undefined || key.replyZone !== undefined) {
-      throw new HarnessError('ERR_ORACLE_UNSUPPORTED', `conntrack -U cannot select a zone (no -w/--orig-zone on -U in conntrack-tools ${await this.version()})`);
+      throw new HarnessError('ERR_ORACLE_UNSUPPORTED', 'conntrack -U cannot select a zone (-w and --orig-zone are illegal with -U in conntrack-tools 1.4.6, 1.4.7 and 1.4.8)');
     }
     refuseGreKeys(key.protocol, true, '-U');
     const args = ['-U', '-f', key.family, ...tupleArgs(key, false)];

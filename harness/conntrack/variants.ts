@@ -4,10 +4,12 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../errors.ts';
-import { openAdapter } from './adapter.ts';
+import { packageVersion } from '../cli.ts';
+import { Netns } from '../os/netns.ts';
+import { openAdapter, type AdapterHello } from './adapter.ts';
 import { ConntrackClient } from './client.ts';
 import { oracleImplementation, type ConntrackImplementation } from './implementation.ts';
-import { ConntrackOracle } from './oracle.ts';
+import { ConntrackOracle, conntrackToolsVersion } from './oracle.ts';
 
 export interface ImplementationVariant {
   name: string;
@@ -53,7 +55,7 @@ export const REFERENCE_ADAPTERS: Readonly<Record<string, string>> = {
  * `cli`, a reference adapter's name, or the path of an adapter executable, which gets `args`. A
  * name that is none of them throws ERR_INVALID_ARGUMENT naming `field`, before anything runs.
  */
-export function systemVariant(name: string, args: readonly string[] = [], field = 'system'): ImplementationVariant {
+export function implementationVariant(name: string, args: readonly string[] = [], field = 'system'): ImplementationVariant {
   const invalid = (why: string): never => {
     throw new ValidationError('ERR_INVALID_ARGUMENT', field, name, `${field}=${name}: ${why}`);
   };
@@ -61,7 +63,7 @@ export function systemVariant(name: string, args: readonly string[] = [], field 
     if (args.length > 0) invalid('takes no adapter arguments (they apply to an adapter only)');
     return name === 'cli' ? ORACLE_IMPLEMENTATION : CLIENT_IMPLEMENTATION;
   }
-  const path = REFERENCE_ADAPTERS[name] ?? resolve(name);
+  const path = Object.hasOwn(REFERENCE_ADAPTERS, name) ? REFERENCE_ADAPTERS[name]! : resolve(name);
   const usage = `give client, cli, ${Object.keys(REFERENCE_ADAPTERS).join(', ')} or the path of an adapter executable (docs/adapters.md)`;
   let isFile = false;
   try {
@@ -79,7 +81,7 @@ export function systemVariant(name: string, args: readonly string[] = [], field 
 }
 
 /**
- * The system under test that `CTH_SUT` names (systemVariant; unset is the client), an adapter
+ * The system under test that `CTH_SUT` names (implementationVariant; unset is the client), an adapter
  * run with the extra argv of `CTH_SUT_ARGS` (a JSON array of strings). A bad value throws here,
  * when a test file is loaded, before any test runs.
  */
@@ -98,5 +100,19 @@ export function selectUnderTest(env: NodeJS.ProcessEnv = process.env): Implement
     }
     args = parsed as string[];
   }
-  return systemVariant(env.CTH_SUT || 'client', args, 'CTH_SUT');
+  return implementationVariant(env.CTH_SUT || 'client', args, 'CTH_SUT');
+}
+
+/**
+ * What an implementation says it is: `conntrack-harness 0.1.0`, `conntrack-tools 1.4.7`, or an
+ * adapter's hello version (from `hello` when it is open already, else started once in a namespace
+ * of its own).
+ */
+export async function implementationVersion(variant: ImplementationVariant, hello?: AdapterHello): Promise<string> {
+  if (variant === CLIENT_IMPLEMENTATION) return `conntrack-harness ${packageVersion()}`;
+  if (variant === ORACLE_IMPLEMENTATION) return `conntrack-tools ${await conntrackToolsVersion()}`;
+  if (hello) return hello.version;
+  await using ns = await Netns.create();
+  await using adapter = await openAdapter(variant.argv ?? [], ns.name);
+  return adapter.hello?.version ?? variant.name;
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openAdapter } from '../../harness/conntrack/adapter.ts';
+import { REFERENCE_ADAPTERS } from '../../harness/conntrack/variants.ts';
 import { normalizeKey } from '../../harness/conntrack/entry.ts';
 import { AdapterError } from '../../harness/errors.ts';
 import { describe, expect, requireKernel, test } from '../../harness/fixtures/index.ts';
@@ -18,7 +19,15 @@ import { procStat } from '../../harness/os/proc.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ADAPTERS = join(ROOT, 'suites', 'support', 'adapters');
 const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
-const NFCT_ADAPTER = join(ROOT, 'adapters', 'nfct-ctypes', 'adapter.py');
+const NFCT_ADAPTER = REFERENCE_ADAPTERS['nfct-ctypes']!;
+
+/** Skips unless the nfct-ctypes adapter can run here (python3 with libnetfilter_conntrack.so.3). */
+async function requireNfct(skip: (why: string) => never): Promise<void> {
+  if (!existsSync(NFCT_ADAPTER)) skip(`${NFCT_ADAPTER} does not exist`);
+  const probe = await execute(['python3', '-c', 'import ctypes; ctypes.CDLL("libnetfilter_conntrack.so.3")'], { checkExitCode: false })
+    .catch((error: unknown) => ({ exitCode: -1, stderr: String(error) }));
+  if (probe.exitCode !== 0) skip(`python3 with libnetfilter_conntrack.so.3 is needed: ${probe.stderr.trim().split('\n').at(-1)}`);
+}
 
 /** Runs `body` with a namespace of its own, then checks nothing runs in it and that it is gone. */
 async function inOwnNamespace(body: (ns: Netns) => Promise<void>): Promise<void> {
@@ -121,6 +130,7 @@ describe('an adapter error', () => {
 describe('elapsedMs', () => {
   test('is the adapter\'s own time of the last request when it reports one, else undefined', async ({ skip }) => {
     requireKernel(skip);
+    await requireNfct(skip);
     await inOwnNamespace(async (ns) => {
       await using nfct = await openAdapter([NFCT_ADAPTER], ns.name);
       const t0 = performance.now();
@@ -178,10 +188,7 @@ describe('the system under test chosen by CTH_SUT', () => {
 
   test('a deliberately broken adapter (drops the zone on delete) fails the zone cases', { timeout: 300_000 }, async ({ skip }) => {
     requireKernel(skip);
-    if (!existsSync(NFCT_ADAPTER)) skip(`${NFCT_ADAPTER} does not exist (yet)`);
-    const probe = await execute(['python3', '-c', 'import ctypes; ctypes.CDLL("libnetfilter_conntrack.so.3")'], { checkExitCode: false })
-      .catch((error: unknown) => ({ exitCode: -1, stderr: String(error) }));
-    if (probe.exitCode !== 0) skip(`python3 with libnetfilter_conntrack.so.3 is needed: ${probe.stderr.trim().split('\n').at(-1)}`);
+    await requireNfct(skip);
 
     const { run, cases } = await runUdpCases({ CTH_SUT: NFCT_ADAPTER, CTH_SUT_ARGS: JSON.stringify(['--break', 'drop-zone-on-delete']) });
     expect(run.exitCode, run.stderr.slice(-3000)).toBe(1);

@@ -3,7 +3,7 @@
 // `-o save` from `npm run compare`'s table), the cross-check's NAT rule, and the argument builder.
 import { describe, expect, test } from 'vitest';
 import { cliNatSelects, parseSaveLine } from '../../harness/conntrack/crosscheck.ts';
-import { createArgs, parseCtime, parseExtendedLine, parseXml } from '../../harness/conntrack/oracle.ts';
+import { ConntrackOracle, createArgs, parseCtime, parseExtendedLine, parseXml } from '../../harness/conntrack/oracle.ts';
 
 describe('parseExtendedLine', () => {
   test('ICMP with its id and zone', () => {
@@ -216,3 +216,22 @@ const SAVE_200_V6 = '-A -t 299 -u SEEN_REPLY,ASSURED -w 77 -s 2001:db8::1 -d 200
 const SAVE_GRE = '-A -t 299 -u SEEN_REPLY,ASSURED -w 77 -s 198.51.0.0 -d 203.0.113.1 -r 203.0.113.1 -q 198.51.0.0 -p gre --srckey 1025 --dstkey 53 --reply-key-src 53 --reply-key-dst 1025';
 const SAVE_ICMPV6 = '-A -t 299 -u SEEN_REPLY,ASSURED -w 77 -s 2001:db8::1 -d 2001:db8:ffff::1 -r 2001:db8:ffff::1 -q 2001:db8::1 -p icmpv6 --icmpv6-type 128 --icmpv6-code 0 --icmpv6-id 1';
 const SAVE_SCTP = '-A -t 299 -u SEEN_REPLY,ASSURED -w 77 -s 198.51.0.0 -d 203.0.113.1 -r 203.0.113.1 -q 198.51.0.0 -p sctp --sport 1025 --dport 53 --reply-port-src 53 --reply-port-dst 1025 --state ESTABLISHED --orig-vtag 16777216 --reply-vtag 33554432';
+
+describe('GRE keys: conntrack -L/-D/-U ignore --srckey/--dstkey, so the oracle refuses to select by them', () => {
+  const gre = { protocol: 'gre', src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, zone: 0 } as const;
+  const refused = expect.objectContaining({ code: 'ERR_ORACLE_UNSUPPORTED', message: expect.stringMatching(/GRE key/) });
+
+  test('in a filter (-L, -D), by name or by number; GRE alone is fine', () => {
+    expect(() => ConntrackOracle.filterArgs({ protocol: 'gre', sport: 1 })).toThrow(refused);
+    expect(() => ConntrackOracle.filterArgs({ protocol: 47, dport: 1 })).toThrow(refused);
+    expect(ConntrackOracle.filterArgs({ protocol: 'gre', zone: 3 })).toEqual(['-p', 'gre', '-w', '3']);
+    expect(ConntrackOracle.filterArgs({ protocol: 'udp', sport: 1 })).toEqual(['-p', 'udp', '--sport', '1']);
+  });
+
+  test('for one entry (-D, -U), before any command runs', async () => {
+    // No such namespace: a command would fail differently.
+    const oracle = new ConntrackOracle({ netns: 'cth-nosuch_1' });
+    await expect(oracle.delete(gre)).rejects.toThrow(refused);
+    await expect(oracle.update(gre, { mark: 1 })).rejects.toThrow(refused);
+  });
+});

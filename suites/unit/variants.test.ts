@@ -4,7 +4,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
-  CLIENT_IMPLEMENTATION, ORACLE_IMPLEMENTATION, REFERENCE_ADAPTERS, selectUnderTest, systemVariant,
+  CLIENT_IMPLEMENTATION, ORACLE_IMPLEMENTATION, REFERENCE_ADAPTERS, selectUnderTest, implementationVariant,
 } from '../../harness/conntrack/variants.ts';
 import { isHarnessError } from '../../harness/errors.ts';
 import { scratchDir } from '../support/scratch.ts';
@@ -20,16 +20,16 @@ function refusal(fn: () => unknown): string {
   throw new Error('expected ERR_INVALID_ARGUMENT, nothing was thrown');
 }
 
-describe('systemVariant', () => {
+describe('implementationVariant', () => {
   test('client and cli are the two built-in variants', () => {
-    expect(systemVariant('client')).toBe(CLIENT_IMPLEMENTATION);
-    expect(systemVariant('cli')).toBe(ORACLE_IMPLEMENTATION);
+    expect(implementationVariant('client')).toBe(CLIENT_IMPLEMENTATION);
+    expect(implementationVariant('cli')).toBe(ORACLE_IMPLEMENTATION);
     expect(CLIENT_IMPLEMENTATION.argv).toBeUndefined();
   });
 
   test('a reference adapter by name is its adapter.py, named by its directory', () => {
     for (const [name, path] of Object.entries(REFERENCE_ADAPTERS)) {
-      const variant = systemVariant(name, ['--x']);
+      const variant = implementationVariant(name, ['--x']);
       expect(variant.name).toBe(name);
       expect(variant.argv).toEqual([path, '--x']);
       expect(path.endsWith(`/adapters/${name}/adapter.py`)).toBe(true);
@@ -41,17 +41,17 @@ describe('systemVariant', () => {
     const file = join(dir, 'my-adapter.sh');
     writeFileSync(file, '#!/bin/sh\n');
     chmodSync(file, 0o755);
-    expect(systemVariant(file)).toMatchObject({ name: 'my-adapter.sh', argv: [file] });
+    expect(implementationVariant(file)).toMatchObject({ name: 'my-adapter.sh', argv: [file] });
   });
 
   test('what names nothing is refused, naming the option it came from', () => {
     const dir = scratchDir('cth-variants-');
     const plain = join(dir, 'not-executable');
     writeFileSync(plain, '');
-    expect(refusal(() => systemVariant('nope', [], '--sut'))).toMatch(/^--sut=nope: no such file/);
-    expect(refusal(() => systemVariant(dir, [], '--systems'))).toMatch(/is not a file/);
-    expect(refusal(() => systemVariant(plain))).toMatch(/is not executable/);
-    expect(refusal(() => systemVariant('client', ['--api', 'conntrack']))).toMatch(/takes no adapter arguments/);
+    expect(refusal(() => implementationVariant('nope', [], '--sut'))).toMatch(/^--sut=nope: no such file/);
+    expect(refusal(() => implementationVariant(dir, [], '--systems'))).toMatch(/is not a file/);
+    expect(refusal(() => implementationVariant(plain))).toMatch(/is not executable/);
+    expect(refusal(() => implementationVariant('client', ['--api', 'conntrack']))).toMatch(/takes no adapter arguments/);
   });
 });
 
