@@ -12,9 +12,12 @@
 # conformance reports measure: where they differ, a class attribute of Adapter says which way
 # (UNSUPPORTED, REPLY_CHECKED_FIRST, ...), the defaults being nfct-ctypes's.
 import contextlib
+import errno
 import ipaddress
 import json
+import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -62,6 +65,20 @@ class AdapterError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def errno_error(call, err):
+    """A failed library call as an error named by its errno (ENOENT, EEXIST, ...)."""
+    return AdapterError(errno.errorcode.get(err, 'E%d' % err), '%s: %s' % (call, os.strerror(err)))
+
+
+def deb_version(package):
+    """The version dpkg knows for `package`, or None."""
+    try:
+        out = subprocess.run(['dpkg-query', '-W', '-f=${Version}', package], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def invalid(message):

@@ -18,7 +18,6 @@ import ctypes
 import errno
 import os
 import socket
-import subprocess
 import sys
 
 # harness_model.py is in adapters/common, beside this adapter's directory and on no path Python
@@ -26,8 +25,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), '..', 'common'))
 sys.dont_write_bytecode = True  # no __pycache__ left in adapters/common (the package ships that directory)
 from harness_model import (  # noqa: E402
-    ICMP_PROTOCOLS, PORT_PROTOCOLS, PROTOCOL_NAMES, Adapter, AdapterError, family_of, log, option,
-    protocol_number, serve, set_log_name, state_name, status_bits, status_names,
+    ICMP_PROTOCOLS, PORT_PROTOCOLS, PROTOCOL_NAMES, Adapter, AdapterError, deb_version, errno_error, family_of, log,
+    option, protocol_number, serve, set_log_name, state_name, status_bits, status_names,
 )
 
 NAME = 'nfct-ctypes'
@@ -97,10 +96,6 @@ NFCT_SOPT_SETUP_REPLY = 5
 STATE_ATTR = {6: ATTR_TCP_STATE, 132: ATTR_SCTP_STATE, 33: ATTR_DCCP_STATE}
 
 
-def errno_error(call, err):
-    return AdapterError(errno.errorcode.get(err, 'E%d' % err), '%s: %s' % (call, os.strerror(err)))
-
-
 # --- the library --------------------------------------------------------------------------------
 CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 
@@ -159,14 +154,7 @@ def library_version():
                     break
     except OSError:
         pass
-    package = None
-    try:
-        out = subprocess.run(['dpkg-query', '-W', '-f=${Version}', 'libnetfilter-conntrack3'],
-                             capture_output=True, text=True, timeout=10)
-        if out.returncode == 0 and out.stdout.strip():
-            package = out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
+    package = deb_version('libnetfilter-conntrack3')
     if package and so:
         return 'libnetfilter_conntrack %s (%s)' % (package, so)
     return package or so or 'unknown'
@@ -193,6 +181,8 @@ class Handle(Closing):
         return NFCT_CB_CONTINUE
 
     def query(self, kind, data, call):
+        """One nfct_query; `entries` holds what this query's answer carried, and only that."""
+        self.entries, self.error = [], None
         ctypes.set_errno(0)
         if self.lib.nfct_query(self.h, kind, data) == -1:
             raise errno_error(call, ctypes.get_errno() or errno.EIO)
@@ -207,28 +197,40 @@ class Handle(Closing):
 
 
 # --- reading an entry ---------------------------------------------------------------------------
+# One direction's tuple attributes: (L3PROTO, L4PROTO, {family: (SRC, DST)}, (PORT_SRC, PORT_DST)).
+ORIG = (ATTR_ORIG_L3PROTO, ATTR_ORIG_L4PROTO,
+        {socket.AF_INET: (ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV4_DST), socket.AF_INET6: (ATTR_ORIG_IPV6_SRC, ATTR_ORIG_IPV6_DST)},
+        (ATTR_ORIG_PORT_SRC, ATTR_ORIG_PORT_DST))
+REPL = (ATTR_REPL_L3PROTO, ATTR_REPL_L4PROTO,
+        {socket.AF_INET: (ATTR_REPL_IPV4_SRC, ATTR_REPL_IPV4_DST), socket.AF_INET6: (ATTR_REPL_IPV6_SRC, ATTR_REPL_IPV6_DST)},
+        (ATTR_REPL_PORT_SRC, ATTR_REPL_PORT_DST))
+FAMILY_SIZES = {socket.AF_INET: ('ipv4', 4), socket.AF_INET6: ('ipv6', 16)}
+
+
 def read_entry(lib, ct):
     def is_set(attr):
         return lib.nfct_attr_is_set(ct, attr) > 0
 
-    def addr(attr, size):
-        return socket.inet_ntop(af, ctypes.string_at(lib.nfct_get_attr(ct, attr), size))
+    def read_tuple(direction):
+        """Addresses and ports of one direction, or None when its addresses are not there."""
+        _, _, addresses, ports = direction
+        if not all(is_set(attr) for attr in addresses[af]):
+            return None
+        t = {field: socket.inet_ntop(af, ctypes.string_at(lib.nfct_get_attr(ct, attr), size))
+             for attr, field in zip(addresses[af], ('src', 'dst'))}
+        if l4 in PORT_PROTOCOLS:
+            for attr, field in zip(ports, ('sport', 'dport')):
+                if is_set(attr):
+                    t[field] = socket.ntohs(lib.nfct_get_attr_u16(ct, attr))
+        return t
 
     af = lib.nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO)
     l4 = lib.nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO)
-    if af == socket.AF_INET:
-        family, size, a = 'ipv4', 4, (ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV4_DST, ATTR_REPL_IPV4_SRC, ATTR_REPL_IPV4_DST)
-    elif af == socket.AF_INET6:
-        family, size, a = 'ipv6', 16, (ATTR_ORIG_IPV6_SRC, ATTR_ORIG_IPV6_DST, ATTR_REPL_IPV6_SRC, ATTR_REPL_IPV6_DST)
-    else:
+    if af not in FAMILY_SIZES:
         raise AdapterError('EAFNOSUPPORT', 'entry of address family %d' % af)
-    e = {'family': family, 'protocol': PROTOCOL_NAMES.get(l4, l4), 'src': addr(a[0], size), 'dst': addr(a[1], size)}
-    if l4 in PORT_PROTOCOLS:
-        if is_set(ATTR_ORIG_PORT_SRC):
-            e['sport'] = socket.ntohs(lib.nfct_get_attr_u16(ct, ATTR_ORIG_PORT_SRC))
-        if is_set(ATTR_ORIG_PORT_DST):
-            e['dport'] = socket.ntohs(lib.nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST))
-    elif l4 in ICMP_PROTOCOLS:
+    family, size = FAMILY_SIZES[af]
+    e = {'family': family, 'protocol': PROTOCOL_NAMES.get(l4, l4), **(read_tuple(ORIG) or {})}
+    if l4 in ICMP_PROTOCOLS:
         if is_set(ATTR_ICMP_TYPE):
             e['icmpType'] = lib.nfct_get_attr_u8(ct, ATTR_ICMP_TYPE)
         if is_set(ATTR_ICMP_CODE):
@@ -240,14 +242,9 @@ def read_entry(lib, ct):
         e['origZone'] = lib.nfct_get_attr_u16(ct, ATTR_ORIG_ZONE)
     if is_set(ATTR_REPL_ZONE):
         e['replyZone'] = lib.nfct_get_attr_u16(ct, ATTR_REPL_ZONE)
-    if is_set(a[2]) and is_set(a[3]):
-        reply = {'src': addr(a[2], size), 'dst': addr(a[3], size)}
-        # The library keeps no ICMP fields of the reply tuple (ATTR_ICMP_* are the original's).
-        if l4 in PORT_PROTOCOLS:
-            if is_set(ATTR_REPL_PORT_SRC):
-                reply['sport'] = socket.ntohs(lib.nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC))
-            if is_set(ATTR_REPL_PORT_DST):
-                reply['dport'] = socket.ntohs(lib.nfct_get_attr_u16(ct, ATTR_REPL_PORT_DST))
+    # The library keeps no ICMP fields of the reply tuple (ATTR_ICMP_* are the original's).
+    reply = read_tuple(REPL)
+    if reply is not None:
         e['reply'] = reply
     if is_set(ATTR_TIMEOUT):
         e['timeout'] = lib.nfct_get_attr_u32(ct, ATTR_TIMEOUT)
@@ -311,19 +308,25 @@ class Ct(Closing):
             self.p = None
 
 
+def set_tuple(ct, direction, af, l4, t):
+    """Addresses (bytes in network order) and ports of tuple `t` in `direction` (ORIG or REPL)."""
+    l3_attr, l4_attr, addresses, ports = direction
+    ct.u8(l3_attr, af)
+    ct.u8(l4_attr, l4)
+    for attr, field in zip(addresses[af], ('src', 'dst')):
+        ct.buf(attr, socket.inet_pton(af, t[field]))
+    if l4 in PORT_PROTOCOLS:
+        for attr, field in zip(ports, ('sport', 'dport')):
+            ct.u16(attr, socket.htons(t[field]))
+
+
 def set_key(ct, key, with_zone=True):
     """The original tuple (and zones) of `key`, as parse_key made it."""
     af = family_of(key)
     l4 = protocol_number(key['protocol'])
-    ct.u8(ATTR_ORIG_L3PROTO, af)
-    ct.u8(ATTR_ORIG_L4PROTO, l4)
-    # Addresses are copied as bytes in network order.
-    ct.buf(ATTR_ORIG_IPV4_SRC if af == socket.AF_INET else ATTR_ORIG_IPV6_SRC, socket.inet_pton(af, key['src']))
-    ct.buf(ATTR_ORIG_IPV4_DST if af == socket.AF_INET else ATTR_ORIG_IPV6_DST, socket.inet_pton(af, key['dst']))
-    if l4 in PORT_PROTOCOLS:
-        ct.u16(ATTR_ORIG_PORT_SRC, socket.htons(key['sport']))
-        ct.u16(ATTR_ORIG_PORT_DST, socket.htons(key['dport']))
-    elif l4 in ICMP_PROTOCOLS:
+    set_tuple(ct, ORIG, af, l4, key)
+    # The library has ICMP attributes for the original tuple only.
+    if l4 in ICMP_PROTOCOLS:
         ct.u8(ATTR_ICMP_TYPE, key['icmpType'])
         ct.u8(ATTR_ICMP_CODE, key['icmpCode'])
         ct.u16(ATTR_ICMP_ID, socket.htons(key['icmpId']))
@@ -341,14 +344,7 @@ def build_create(lib, spec):
     key = spec['key']
     af, l4 = set_key(ct, key, with_zone=key['zone'] != 0)
     if 'reply' in spec:
-        r = spec['reply']
-        ct.u8(ATTR_REPL_L3PROTO, af)
-        ct.u8(ATTR_REPL_L4PROTO, l4)
-        ct.buf(ATTR_REPL_IPV4_SRC if af == socket.AF_INET else ATTR_REPL_IPV6_SRC, socket.inet_pton(af, r['src']))
-        ct.buf(ATTR_REPL_IPV4_DST if af == socket.AF_INET else ATTR_REPL_IPV6_DST, socket.inet_pton(af, r['dst']))
-        if l4 in PORT_PROTOCOLS:
-            ct.u16(ATTR_REPL_PORT_SRC, socket.htons(r['sport']))
-            ct.u16(ATTR_REPL_PORT_DST, socket.htons(r['dport']))
+        set_tuple(ct, REPL, af, l4, spec['reply'])
     else:
         # The reply tuple is the original one inverted (what conntrack -I does).
         lib.nfct_setobjopt(ct.p, NFCT_SOPT_SETUP_REPLY)
@@ -410,7 +406,6 @@ class NfctAdapter(Adapter):
             h.query(NFCT_Q_DESTROY, ct.p, 'nfct_query(NFCT_Q_DESTROY)')
 
     def get_one(self, h, key):
-        h.entries = []
         with Ct(self.lib) as ct:
             set_key(ct, key)
             try:

@@ -25,7 +25,6 @@
 import errno
 import os
 import socket
-import subprocess
 import sys
 
 try:
@@ -47,8 +46,8 @@ except ImportError:
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), '..', 'common'))
 sys.dont_write_bytecode = True  # no __pycache__ left in adapters/common (the package ships that directory)
 from harness_model import (  # noqa: E402
-    ICMP_PROTOCOLS, PORT_PROTOCOLS, PROTOCOL_NAMES, Adapter, AdapterError, family_of, option,
-    protocol_number, serve, set_log_name, state_name, status_bits, status_names,
+    ICMP_PROTOCOLS, PORT_PROTOCOLS, PROTOCOL_NAMES, Adapter, AdapterError, deb_version, errno_error, family_of,
+    option, protocol_number, serve, set_log_name, state_name, status_bits, status_names,
 )
 
 NAME = 'pyroute2'
@@ -71,7 +70,7 @@ ALL_LABELS = (1 << 128) - 1
 def from_exception(call, e):
     """A pyroute2 failure as an error: NetlinkError carries the kernel's errno."""
     if isinstance(e, NetlinkError):
-        return AdapterError(errno.errorcode.get(e.code, 'E%d' % e.code), '%s: %s' % (call, os.strerror(e.code)))
+        return errno_error(call, e.code)
     return AdapterError('EPYROUTE2', '%s: %s: %s' % (call, type(e).__name__, e))
 
 
@@ -81,12 +80,7 @@ def versions():
         v = version('pyroute2')
     except Exception:
         v = None
-    try:
-        out = subprocess.run(['dpkg-query', '-W', '-f=${Version}', 'python3-pyroute2'],
-                             capture_output=True, text=True, timeout=10)
-        deb = out.stdout.strip() if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        deb = None
+    deb = deb_version('python3-pyroute2')
     if v and deb:
         return 'pyroute2 %s (Debian python3-pyroute2 %s)' % (v, deb)
     return 'pyroute2 ' + (v or deb or 'unknown')
