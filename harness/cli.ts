@@ -6,7 +6,7 @@ import { assertZone, type ConntrackEntry, type ConntrackTuple } from './conntrac
 import { HarnessError, ValidationError } from './errors.ts';
 import { kernelFilterSupport } from './conntrack/features.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, HELP, parseCommandLine, usageLine, type OptionsSpec } from './os/args.ts';
-import { formatReport, runDoctor } from './os/doctor.ts';
+import { formatReport, packageVersion, runDoctor } from './os/doctor.ts';
 import { isRoot } from './os/execute.ts';
 import { assertNetnsName } from './os/names.ts';
 import { sweep } from './os/session.ts';
@@ -150,15 +150,6 @@ export function formatEntry(e: ConntrackEntry): string {
   parts.push(`zone=${e.zone}`);
   if (e.id !== undefined) parts.push(`id=${e.id}`);
   return parts.join(' ');
-}
-
-/** This package's version (package.json), or `unknown`. */
-export function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }
 
 export function mainHelp(): string {

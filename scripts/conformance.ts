@@ -9,7 +9,7 @@ import { firstErrorLine, skipReason } from '../harness/fixtures/summary.ts';
 import { collectEnvironment, describeEnvironment } from '../harness/os/doctor.ts';
 import { EXIT_FAILED, EXIT_OK, scriptArgs } from '../harness/os/args.ts';
 import { ValidationError } from '../harness/errors.ts';
-import { implementationVersion, REFERENCE_ADAPTERS, implementationVariant } from '../harness/conntrack/variants.ts';
+import { implementationVariant, implementationVersion, parseAdapterArgs, REFERENCE_ADAPTERS } from '../harness/conntrack/variants.ts';
 import type { ConformanceMeta } from '../harness/fixtures/implementations.ts';
 
 const SUITES = ['suites/kernel/seed.test.ts', 'suites/kernel/protocols.test.ts', 'suites/kernel/traffic.test.ts'];
@@ -36,19 +36,15 @@ const { sut, variant, name, out, args } = scriptArgs({
   check: ({ values }) => {
     const chosen = values.sut;
     if (!chosen) throw new ValidationError('ERR_INVALID_ARGUMENT', '--sut', chosen, `--sut is required: client, cli, ${Object.keys(REFERENCE_ADAPTERS).join(', ')} or the path of an adapter`);
-    let args: unknown = [];
-    try {
-      if (values.args !== undefined) args = JSON.parse(values.args);
-    } catch {
-      args = undefined;
+    const args = parseAdapterArgs(values.args, '--args');
+    // They go into the report's file name.
+    if (!args.every((a) => /^[\w.=-]+$/.test(a))) {
+      throw new ValidationError('ERR_INVALID_ARGUMENT', '--args', values.args, '--args must be plain words, e.g. ["--api","conntrack"]');
     }
-    if (!Array.isArray(args) || !args.every((a) => typeof a === 'string' && /^[\w.=-]+$/.test(a))) {
-      throw new ValidationError('ERR_INVALID_ARGUMENT', '--args', values.args, '--args must be a JSON array of plain words, e.g. ["--api","conntrack"]');
-    }
-    const variant = implementationVariant(chosen, args as string[], '--sut');
+    const variant = implementationVariant(chosen, args, '--sut');
     // An adapter's report is named as its suites are (its file's name, or its directory's for adapter.*).
     const base = variant.argv ? variant.name.replace(/\.[a-z]+$/, '') : chosen;
-    return { sut: chosen, variant, name: [base, ...(args as string[]).map((a) => a.replace(/^-+/, ''))].join('-'), out: values.out, args: args as string[] };
+    return { sut: chosen, variant, name: [base, ...args.map((a) => a.replace(/^-+/, ''))].join('-'), out: values.out, args };
   },
 });
 
@@ -112,10 +108,9 @@ await vitest.close();
 
 // The rows of this implementation: the seed suite also runs the client and the CLI beside it.
 const mine = results.filter((r) => r.implementation === variant.name);
-const implementation = [...new Set(mine.map((r) => r.implementation))].join(', ');
 const count = (state: CaseResult['state']) => mine.filter((r) => r.state === state).length;
 const report = {
-  sut: name, implementation, version: await versionOf(), command: (variant.argv ?? [sut]).join(' '), environment: describeEnvironment(await collectEnvironment()),
+  sut: name, implementation: variant.name, version: await versionOf(), command: (variant.argv ?? [sut]).join(' '), environment: describeEnvironment(await collectEnvironment()),
   date: new Date().toISOString(), passed: count('passed'), failed: count('failed'), skipped: count('skipped'), cases: mine,
 };
 

@@ -78,7 +78,7 @@ if (!probe) {
 } else if (!isRoot()) {
   console.log(`new-protocol: not root, so the kernel was not probed for a ${NAME} tracker (run as root to probe it, or pass --no-probe)`);
 } else {
-  const { GENERIC_CASES, probeTracker } = await import('../harness/protocols/probe.ts');
+  const [{ probeTracker }, { GENERIC_CASES }] = await Promise.all([import('../harness/protocols/probe.ts'), import('../harness/protocols/spec.ts')]);
   const lacking = new Map<Family, string>();
   for (const family of p.families) {
     try {

@@ -4,7 +4,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../errors.ts';
-import { packageVersion } from '../cli.ts';
+import { packageVersion } from '../os/doctor.ts';
 import { Netns } from '../os/netns.ts';
 import { openAdapter, type AdapterHello } from './adapter.ts';
 import { ConntrackClient } from './client.ts';
@@ -86,21 +86,22 @@ export function implementationVariant(name: string, args: readonly string[] = []
  * when a test file is loaded, before any test runs.
  */
 export function selectUnderTest(env: NodeJS.ProcessEnv = process.env): ImplementationVariant {
-  const rawArgs = env.CTH_SUT_ARGS ?? '';
-  let args: string[] = [];
-  if (rawArgs !== '') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(rawArgs);
-    } catch {
-      parsed = undefined;
-    }
-    if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) {
-      throw new ValidationError('ERR_INVALID_ARGUMENT', 'CTH_SUT_ARGS', rawArgs, `CTH_SUT_ARGS=${rawArgs}: must be a JSON array of strings, e.g. ["--break", "drop-zone-on-delete"]`);
-    }
-    args = parsed as string[];
+  return implementationVariant(env.CTH_SUT || 'client', parseAdapterArgs(env.CTH_SUT_ARGS, 'CTH_SUT_ARGS'), 'CTH_SUT');
+}
+
+/** An adapter's extra argv given as a JSON array of strings (`CTH_SUT_ARGS`, `--args`); none when unset or empty. */
+export function parseAdapterArgs(raw: string | undefined, field: string): string[] {
+  if (raw === undefined || raw === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
   }
-  return implementationVariant(env.CTH_SUT || 'client', args, 'CTH_SUT');
+  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) {
+    throw new ValidationError('ERR_INVALID_ARGUMENT', field, raw, `${field}=${raw}: must be a JSON array of strings, e.g. ["--break", "drop-zone-on-delete"]`);
+  }
+  return parsed as string[];
 }
 
 /**
@@ -115,4 +116,15 @@ export async function implementationVersion(variant: ImplementationVariant, hell
   await using ns = await Netns.create();
   await using adapter = await openAdapter(variant.argv ?? [], ns.name);
   return adapter.hello?.version ?? variant.name;
+}
+
+/** Opens `variant` inside `netns` for `use`, and closes it after, pass or fail (a fixture's body). */
+export async function useImplementation(variant: ImplementationVariant, netns: string, use: (implementation: ConntrackImplementation) => Promise<void>) {
+  const implementation = await variant.open(netns);
+  try {
+    await use(implementation);
+  } finally {
+    // An adapter's close() kills its process and waits until it is gone.
+    await implementation.close?.();
+  }
 }

@@ -58,14 +58,23 @@ export function parseToolVersion(tool: string, output: string): string | undefin
   return spec ? spec.pattern.exec(output)?.[1] : undefined;
 }
 
-/** The `>=X.Y` of package.json's engines.node, when there is one. */
-export function requiredNodeVersion(): string | undefined {
+/** This package's package.json, or undefined when it cannot be read. */
+function packageJson(): { version?: string; engines?: { node?: string } } | undefined {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { engines?: { node?: string } };
-    return /^>=\s*(\d+(?:\.\d+)*)$/.exec(pkg.engines?.node?.trim() ?? '')?.[1];
+    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string; engines?: { node?: string } };
   } catch {
     return undefined;
   }
+}
+
+/** The `>=X.Y` of package.json's engines.node, when there is one. */
+export function requiredNodeVersion(): string | undefined {
+  return /^>=\s*(\d+(?:\.\d+)*)$/.exec(packageJson()?.engines?.node?.trim() ?? '')?.[1];
+}
+
+/** This package's version (`unknown` when package.json cannot be read). */
+export function packageVersion(): string {
+  return packageJson()?.version ?? 'unknown';
 }
 
 async function toolVersion(tool: string): Promise<string | undefined> {

@@ -30,9 +30,25 @@ export function isSessionAlive(record: SessionRecord): boolean {
 }
 
 export function readSession(id: string): SessionRecord | undefined {
+  const record = readRecord(id);
+  return record === 'unreadable' ? undefined : record;
+}
+
+/**
+ * A session's record; undefined when there is none (or it is not JSON: a run killed while writing
+ * it); `unreadable` when the file is there but this process may not read it (EACCES): that run
+ * may be alive, so the sweep must not take it for dead.
+ */
+function readRecord(id: string): SessionRecord | undefined | 'unreadable' {
   if (!SESSION_ID.test(id)) return undefined;
+  let text: string;
   try {
-    return JSON.parse(readFileSync(join(SESSION_DIR, `${id}.json`), 'utf8')) as SessionRecord;
+    text = readFileSync(join(SESSION_DIR, `${id}.json`), 'utf8');
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : 'unreadable';
+  }
+  try {
+    return JSON.parse(text) as SessionRecord;
   } catch {
     return undefined;
   }
@@ -138,7 +154,7 @@ export interface SweepReport {
 
 /**
  * Reaps what killed runs left behind: `cth-` namespaces whose owning session is dead, with their
- * processes, and dead sessions' records. A live run's namespaces are never touched.
+ * processes, and dead sessions' records. A live run's namespaces are never touched, nor those of a run whose record this process cannot read.
  */
 export async function sweep(): Promise<SweepReport> {
   const report: SweepReport = { removed: [], kept: [], foreign: [], sessionsRemoved: [] };
@@ -149,8 +165,8 @@ export async function sweep(): Promise<SweepReport> {
       report.foreign.push(name);
       continue;
     }
-    const record = readSession(sessionId);
-    if (record && isSessionAlive(record)) {
+    const record = readRecord(sessionId);
+    if (record === 'unreadable' || (record && isSessionAlive(record))) {
       report.kept.push(name);
       continue;
     }

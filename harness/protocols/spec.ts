@@ -4,21 +4,14 @@ import { createArgs } from '../conntrack/oracle.ts';
 import type { ConntrackEntry, EntryInput, Family, Protocol, ProtocolName } from '../conntrack/entry.ts';
 import type { TrafficRecipe } from './traffic.ts';
 
+/** Every case of the generic suites (harness/fixtures/generic.ts), in the order they run. */
+export const GENERIC_CASES = [
+  'list', 'delete-one', 'delete-several', 'delete-all', 'delete-missing', 'zone-isolation', 'netns-isolation',
+  'delete-zone', 'create-by-client', 'get', 'update', 'filtered-list', 'filtered-delete',
+] as const;
+
 /** The cases every generic suite runs; a spec can opt out of one with a reason. */
-export type GenericCase =
-  | 'list'
-  | 'delete-one'
-  | 'delete-several'
-  | 'delete-all'
-  | 'delete-missing'
-  | 'zone-isolation'
-  | 'netns-isolation'
-  | 'delete-zone'
-  | 'create-by-client'
-  | 'get'
-  | 'update'
-  | 'filtered-list'
-  | 'filtered-delete';
+export type GenericCase = (typeof GENERIC_CASES)[number];
 
 export interface SampleOptions {
   family: Family;

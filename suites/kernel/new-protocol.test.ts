@@ -9,7 +9,8 @@ import { describe, expect, test } from 'vitest';
 import { PROTOCOLS, type Family } from '../../harness/conntrack/entry.ts';
 import { requireKernel } from '../../harness/fixtures/index.ts';
 import { execute } from '../../harness/os/execute.ts';
-import { GENERIC_CASES, probeTracker, type TrackerVerdict } from '../../harness/protocols/probe.ts';
+import { probeTracker, type TrackerVerdict } from '../../harness/protocols/probe.ts';
+import { GENERIC_CASES } from '../../harness/protocols/spec.ts';
 import type { ProtocolSpec } from '../../harness/protocols/spec.ts';
 import { scratchProject } from '../support/scratch.ts';
 

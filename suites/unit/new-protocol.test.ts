@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { execute } from '../../harness/os/execute.ts';
-import { GENERIC_CASES } from '../../harness/protocols/probe.ts';
+import { GENERIC_CASES } from '../../harness/protocols/spec.ts';
 import { scratchProject } from '../support/scratch.ts';
 
 const run = (args: string[]) =>
